@@ -1,0 +1,173 @@
+// Package abi is the contract between a wasmpool host and its guest modules:
+// the import module name, every host function and guest export with its wasm
+// signature, the byte layouts that cross the boundary, the Errno values and
+// the ABI version. SPEC.md beside this file is the same contract written for
+// guest authors in any language; this package is its Go form.
+//
+// The package uses only the standard library and builds for linux and wasip1,
+// so the host and the Go guest SDK share one definition of every layout.
+package abi
+
+// Version is the ABI version this package describes. A guest reports the
+// version it was built for from its [ExportVersion] export; a host refuses a
+// module whose version differs from its own, naming both.
+//
+// The version changes when the meaning of an existing import, export or
+// layout changes. Adding a new import does not change it: a module that
+// imports a function the host lacks is refused at instantiation by name.
+const Version uint32 = 1
+
+// ImportModule is the wasm module name under which the host provides every
+// function in this contract.
+const ImportModule = "wasmpool"
+
+// Host functions, imported by guests from [ImportModule]. Their signatures,
+// in wasm types, are in [HostFunctions].
+const (
+	// FuncCallInput copies the current call's function name and input into
+	// guest memory: call_input(name_ptr, input_ptr i32) -> errno.
+	FuncCallInput = "call_input"
+	// FuncCallOutput hands the current call's output to the host, which
+	// copies it: call_output(ptr, len i32) -> errno.
+	FuncCallOutput = "call_output"
+	// FuncLog writes one log record: log(level, ptr, len i32) -> errno.
+	FuncLog = "log"
+)
+
+// Guest exports the host calls.
+const (
+	// ExportVersion is wasmpool_abi() -> i32: the ABI version the module
+	// was built for.
+	ExportVersion = "wasmpool_abi"
+	// ExportCall is wasmpool_call(kind, name_len, input_len i32) -> errno:
+	// run one call of the given [CallKind].
+	ExportCall = "wasmpool_call"
+	// ExportMemory is the guest's linear memory, which every pointer in
+	// this contract addresses.
+	ExportMemory = "memory"
+	// ExportInitialize is the optional WASI reactor initializer. When the
+	// module exports it, the host runs it once per instance before any
+	// other export.
+	ExportInitialize = "_initialize"
+)
+
+// ValueType is a wasm value type as it appears in [Signature].
+type ValueType byte
+
+// The wasm value types this contract uses.
+const (
+	I32 ValueType = 0x7f
+	I64 ValueType = 0x7e
+)
+
+// Signature is the wasm type of a host function or guest export.
+type Signature struct {
+	Params  []ValueType
+	Results []ValueType
+	// Blocks says whether a call may block the calling instance (and, for a
+	// Go guest, every goroutine in it) waiting for another process.
+	Blocks bool
+}
+
+// HostFunctions lists every function the host provides under
+// [ImportModule], by name.
+var HostFunctions = map[string]Signature{
+	FuncCallInput:  {Params: []ValueType{I32, I32}, Results: []ValueType{I32}},
+	FuncCallOutput: {Params: []ValueType{I32, I32}, Results: []ValueType{I32}},
+	FuncLog:        {Params: []ValueType{I32, I32, I32}, Results: []ValueType{I32}},
+}
+
+// GuestExports lists the function exports a guest module must provide.
+var GuestExports = map[string]Signature{
+	ExportVersion: {Results: []ValueType{I32}},
+	ExportCall:    {Params: []ValueType{I32, I32, I32}, Results: []ValueType{I32}},
+}
+
+// CallKind tells a guest what a [ExportCall] call asks for and how its input
+// and output are laid out.
+type CallKind uint32
+
+const (
+	// CallDescribe asks for the module's function table. Name and input
+	// are empty; the output is a [List] of entries, each one byte of
+	// [FuncKind] followed by the function's name.
+	CallDescribe CallKind = 0
+	// CallBatch runs a task function once per item. The input is a [List]
+	// of items; the output is a [Results] with one result per item, in
+	// order.
+	CallBatch CallKind = 1
+	// CallProcess runs a process function once with arguments. The input
+	// is a [List] of arguments; the output is a [Results] with exactly one
+	// result.
+	CallProcess CallKind = 2
+)
+
+// FuncKind is the kind of a guest function in the function table.
+type FuncKind byte
+
+const (
+	// FuncTask is a task function: one input, one output, both raw bytes.
+	FuncTask FuncKind = 1
+	// FuncProcess is a process entry: arguments in, an exit status out.
+	FuncProcess FuncKind = 2
+	// FuncTypedTask is a task function whose input and output are CBOR
+	// (RFC 8949). It is called like FuncTask; the kind tells callers such
+	// as the command line how to encode items.
+	FuncTypedTask FuncKind = 3
+)
+
+// String returns "task", "process" or "typed task".
+func (k FuncKind) String() string {
+	switch k {
+	case FuncTask:
+		return "task"
+	case FuncProcess:
+		return "process"
+	case FuncTypedTask:
+		return "typed task"
+	}
+	return "unknown"
+}
+
+// IsTask reports whether k is a task kind, raw or typed.
+func (k FuncKind) IsTask() bool { return k == FuncTask || k == FuncTypedTask }
+
+// Status is the outcome of one item in a [Results] layout.
+type Status byte
+
+const (
+	// StatusOK means the payload is the function's output.
+	StatusOK Status = 0
+	// StatusError means the function failed; the payload is its UTF-8
+	// error message.
+	StatusError Status = 1
+	// StatusInvalidInput means the guest could not decode the item for a
+	// typed function; the payload is the UTF-8 reason.
+	StatusInvalidInput Status = 2
+)
+
+// LogLevel is the level argument of [FuncLog].
+type LogLevel uint32
+
+// Log levels, in increasing severity.
+const (
+	LogDebug LogLevel = 0
+	LogInfo  LogLevel = 1
+	LogWarn  LogLevel = 2
+	LogError LogLevel = 3
+)
+
+// String returns the level's lower-case name.
+func (l LogLevel) String() string {
+	switch l {
+	case LogDebug:
+		return "debug"
+	case LogInfo:
+		return "info"
+	case LogWarn:
+		return "warn"
+	case LogError:
+		return "error"
+	}
+	return "unknown"
+}

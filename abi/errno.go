@@ -1,0 +1,76 @@
+package abi
+
+import "strconv"
+
+// Errno is the only error value that crosses the wasm boundary: every host
+// function returns one as an i32, and so does [ExportCall]. Zero is success.
+// Each side converts Errno to and from its own errors in one place.
+type Errno uint32
+
+// The Errno values. Their numbers are part of the ABI and never change.
+const (
+	// OK is success.
+	OK Errno = 0
+	// EINVAL: an argument is invalid (an unknown level or kind, a call made
+	// outside the context that allows it, malformed input).
+	EINVAL Errno = 1
+	// EFAULT: a pointer and length do not lie inside the guest's memory.
+	EFAULT Errno = 2
+	// ENOENT: no object or function has that name.
+	ENOENT Errno = 3
+	// EMSGSIZE: a message or output is larger than the configured maximum.
+	EMSGSIZE Errno = 4
+	// ENOSYS: the operation or call kind is not implemented.
+	ENOSYS Errno = 5
+	// EBADF: a handle is not open, or belongs to another object kind.
+	EBADF Errno = 6
+	// EAGAIN: a non-blocking operation would have blocked.
+	EAGAIN Errno = 7
+	// ETIMEDOUT: a blocking operation reached its timeout.
+	ETIMEDOUT Errno = 8
+	// EPIPE: the other end is closed.
+	EPIPE Errno = 9
+)
+
+var errnoNames = [...]string{
+	OK:        "OK",
+	EINVAL:    "EINVAL",
+	EFAULT:    "EFAULT",
+	ENOENT:    "ENOENT",
+	EMSGSIZE:  "EMSGSIZE",
+	ENOSYS:    "ENOSYS",
+	EBADF:     "EBADF",
+	EAGAIN:    "EAGAIN",
+	ETIMEDOUT: "ETIMEDOUT",
+	EPIPE:     "EPIPE",
+}
+
+var errnoText = [...]string{
+	OK:        "success",
+	EINVAL:    "invalid argument",
+	EFAULT:    "pointer or length outside guest memory",
+	ENOENT:    "no such name",
+	EMSGSIZE:  "message too large",
+	ENOSYS:    "not implemented",
+	EBADF:     "bad handle",
+	EAGAIN:    "would block",
+	ETIMEDOUT: "timed out",
+	EPIPE:     "other end closed",
+}
+
+// Name returns the constant's name, such as "EFAULT".
+func (e Errno) Name() string {
+	if int(e) < len(errnoNames) {
+		return errnoNames[e]
+	}
+	return "E" + strconv.FormatUint(uint64(e), 10)
+}
+
+// Error returns the name and a short description, such as
+// "EFAULT: pointer or length outside guest memory".
+func (e Errno) Error() string {
+	if int(e) < len(errnoText) {
+		return errnoNames[e] + ": " + errnoText[e]
+	}
+	return "errno " + strconv.FormatUint(uint64(e), 10)
+}

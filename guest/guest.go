@@ -1,0 +1,203 @@
+// Package guest is the Go SDK for wasmpool worker modules. A guest is a Go
+// program built as a WASI reactor with the standard toolchain:
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o mod.wasm .
+//
+// It registers its functions from init functions (a reactor's main never
+// runs) and the host calls them by name:
+//
+//	func init() {
+//		guest.Task("double", func(in []byte) ([]byte, error) { ... })
+//		guest.Process("greet", func(args [][]byte) error { ... })
+//	}
+//
+//	func main() {}
+//
+// The SDK provides the exports and imports of the ABI described in package
+// abi; a guest author never writes //go:wasmimport or //go:wasmexport.
+//
+// A guest instance runs one call at a time. A blocking host call (and a long
+// computation) blocks every goroutine of the instance; the host runs one
+// instance per concurrent task. Output written to os.Stdout and os.Stderr
+// reaches the host, which prefixes it with the task or process it came from.
+//
+// Registration functions must be called during initialization, before the
+// host makes its first call; they panic on an empty or duplicate name.
+// Outside GOOS=wasip1 the package builds so that guest code can be unit
+// tested natively, but [Log] writes to the standard error instead of the host.
+package guest
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/wasmpool/wasmpool/abi"
+)
+
+// TaskFunc is a task function: it maps one input to one output. The input
+// belongs to the function (it is not reused after the call); the host copies
+// the output when the call returns. A returned error fails only this item;
+// a panic is recovered and reported as an error whose message starts with
+// "panic: ".
+type TaskFunc func(in []byte) ([]byte, error)
+
+// ProcessFunc is a process entry, the target of a pool Process. It runs once
+// with its arguments. Returning nil ends the process with exit code 0;
+// returning an error ends it with exit code 1 and the error's message; a
+// call to os.Exit(n) ends it with exit code n and discards the instance.
+type ProcessFunc func(args [][]byte) error
+
+type entry struct {
+	kind    abi.FuncKind
+	task    TaskFunc
+	process ProcessFunc
+	// typed reports decode failures of a typed task as invalid input.
+	typed func(in []byte) ([]byte, abi.Status)
+}
+
+// registry is the module's function table. A wasm module is one program with
+// one export table, so this is the one package-level registry the SDK keeps
+// (RATIONALE.md, "Why does the guest SDK keep a registry?").
+var registry = map[string]*entry{}
+
+// order keeps registration order for the function table.
+var order []string
+
+func register(name string, e *entry) {
+	if name == "" {
+		panic("guest: empty function name")
+	}
+	if _, dup := registry[name]; dup {
+		panic("guest: function " + name + " registered twice")
+	}
+	registry[name] = e
+	order = append(order, name)
+}
+
+// Task registers fn as the task function name.
+func Task(name string, fn TaskFunc) {
+	register(name, &entry{kind: abi.FuncTask, task: fn})
+}
+
+// TypedTask registers fn as the task function name with CBOR-encoded input
+// and output (RFC 8949, as encoded by the pool's typed calls). An input that
+// does not decode into In fails the item with an invalid-input error, which
+// the host reports as such, without calling fn.
+func TypedTask[In, Out any](name string, fn func(In) (Out, error)) {
+	typed := func(in []byte) ([]byte, abi.Status) {
+		var v In
+		if err := cbor.Unmarshal(in, &v); err != nil {
+			return []byte(fmt.Sprintf("decoding %T: %v", v, err)), abi.StatusInvalidInput
+		}
+		out, err := fn(v)
+		if err != nil {
+			return []byte(err.Error()), abi.StatusError
+		}
+		b, err := cbor.Marshal(out)
+		if err != nil {
+			return []byte(fmt.Sprintf("encoding %T: %v", out, err)), abi.StatusError
+		}
+		return b, abi.StatusOK
+	}
+	register(name, &entry{kind: abi.FuncTypedTask, typed: typed})
+}
+
+// Process registers fn as the process entry name.
+func Process(name string, fn ProcessFunc) {
+	register(name, &entry{kind: abi.FuncProcess, process: fn})
+}
+
+// Functions returns the function table in registration order.
+func Functions() []abi.Function {
+	fns := make([]abi.Function, len(order))
+	for i, name := range order {
+		fns[i] = abi.Function{Name: name, Kind: registry[name].kind}
+	}
+	return fns
+}
+
+// results is reused across calls: the host copies the output before the
+// call returns, and an instance runs one call at a time.
+var results abi.ResultsBuilder
+
+// dispatch runs one wasmpool_call and returns its output. It is the whole
+// call protocol apart from moving bytes across the boundary, so it is tested
+// natively.
+func dispatch(kind abi.CallKind, name string, input []byte) ([]byte, abi.Errno) {
+	switch kind {
+	case abi.CallDescribe:
+		return abi.AppendFunctions(nil, Functions()), abi.OK
+	case abi.CallBatch, abi.CallProcess:
+	default:
+		return nil, abi.ENOSYS
+	}
+	e := registry[name]
+	if e == nil {
+		return nil, abi.ENOENT
+	}
+	items, err := abi.ParseList(input, -1)
+	if err != nil {
+		return nil, abi.EINVAL
+	}
+	results.Reset(results.Bytes())
+	if kind == abi.CallProcess {
+		if e.kind != abi.FuncProcess {
+			return nil, abi.EINVAL
+		}
+		st, msg := runProcess(e.process, items)
+		results.Add(st, msg)
+		return results.Bytes(), abi.OK
+	}
+	if !e.kind.IsTask() {
+		return nil, abi.EINVAL
+	}
+	for _, in := range items {
+		out, st := runTask(e, in)
+		results.Add(st, out)
+	}
+	return results.Bytes(), abi.OK
+}
+
+func runTask(e *entry, in []byte) (out []byte, st abi.Status) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, st = panicMessage(r), abi.StatusError
+		}
+	}()
+	if e.typed != nil {
+		return e.typed(in)
+	}
+	out, err := e.task(in)
+	if err != nil {
+		return []byte(err.Error()), abi.StatusError
+	}
+	return out, abi.StatusOK
+}
+
+func runProcess(fn ProcessFunc, args [][]byte) (st abi.Status, msg []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, msg = abi.StatusError, panicMessage(r)
+		}
+	}()
+	if err := fn(args); err != nil {
+		return abi.StatusError, []byte(err.Error())
+	}
+	return abi.StatusOK, nil
+}
+
+func panicMessage(r any) []byte {
+	return fmt.Appendf(nil, "panic: %v\n\n%s", r, debug.Stack())
+}
+
+// Log sends one log record at level to the host, which delivers it to the
+// pool's log writer with the task or process it came from.
+func Log(level abi.LogLevel, msg string) {
+	logMessage(level, msg)
+}
+
+// Logf formats a message and logs it at [abi.LogInfo].
+func Logf(format string, args ...any) {
+	logMessage(abi.LogInfo, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,144 @@
+// Command testguest is the Go guest the host and pool tests run: one
+// function for each behaviour a test needs, good and bad.
+//
+// Build (wasmbuild does this for every guest): GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -o testdata/testguest.wasm ./testdata/guests/testguest
+package main
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/guest"
+)
+
+//go:wasmimport wasmpool log
+func rawLog(level uint32, ptr, n uint32) uint32
+
+//go:wasmimport wasmpool call_output
+func rawOutput(ptr, n uint32) uint32
+
+//go:wasmimport wasmpool call_input
+func rawInput(namePtr, inputPtr uint32) uint32
+
+// sink keeps the spin loop from being optimized away.
+var sink uint64
+
+func init() {
+	guest.Task("echo", func(in []byte) ([]byte, error) { return in, nil })
+	guest.Task("double", func(in []byte) ([]byte, error) {
+		if len(in) != 8 {
+			return nil, fmt.Errorf("double: want 8 bytes, got %d", len(in))
+		}
+		return binary.LittleEndian.AppendUint64(nil, 2*binary.LittleEndian.Uint64(in)), nil
+	})
+	guest.Task("upper", func(in []byte) ([]byte, error) { return []byte(strings.ToUpper(string(in))), nil })
+	guest.TypedTask("add", func(xs []int) (int, error) {
+		sum := 0
+		for _, x := range xs {
+			sum += x
+		}
+		return sum, nil
+	})
+	guest.Task("fail", func(in []byte) ([]byte, error) { return nil, errors.New("failed on purpose: " + string(in)) })
+	guest.Task("panic", func(in []byte) ([]byte, error) { panic("panicked on purpose") })
+	guest.Task("exit", func(in []byte) ([]byte, error) { os.Exit(3); return nil, nil })
+	guest.Task("trap", func(in []byte) ([]byte, error) {
+		// A store far past the end of linear memory: a wasm trap.
+		p := (*byte)(unsafe.Pointer(uintptr(0xfffffff0)))
+		*p = 1
+		return nil, nil
+	})
+	guest.Task("deadlock", func(in []byte) ([]byte, error) { select {} })
+	guest.Task("oom", func(in []byte) ([]byte, error) {
+		var keep [][]byte
+		for {
+			keep = append(keep, make([]byte, 64<<20))
+		}
+	})
+	guest.Task("loop", func(in []byte) ([]byte, error) {
+		for {
+			sink++
+		}
+	})
+	guest.Task("sleep", func(in []byte) ([]byte, error) {
+		ms, err := strconv.Atoi(string(in))
+		if err != nil {
+			return nil, err
+		}
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return in, nil
+	})
+	guest.Task("spin", func(in []byte) ([]byte, error) {
+		ms, err := strconv.Atoi(string(in))
+		if err != nil {
+			return nil, err
+		}
+		for end := time.Now().Add(time.Duration(ms) * time.Millisecond); time.Now().Before(end); {
+			sink++
+		}
+		return in, nil
+	})
+	guest.Task("big", func(in []byte) ([]byte, error) {
+		n, err := strconv.Atoi(string(in))
+		if err != nil {
+			return nil, err
+		}
+		return make([]byte, n), nil
+	})
+	guest.Task("print", func(in []byte) ([]byte, error) {
+		fmt.Printf("out: %s\n", in)
+		fmt.Fprintf(os.Stderr, "err: %s\n", in)
+		guest.Logf("log: %s", in)
+		return in, nil
+	})
+	// badptr calls each host function with pointers outside memory and
+	// returns the errnos, one byte each.
+	guest.Task("badptr", func(in []byte) ([]byte, error) {
+		const wild = 0xfffffff0
+		return []byte{
+			byte(rawLog(uint32(abi.LogInfo), wild, 100)),
+			byte(rawLog(99, 0, 0)),
+			byte(rawLog(uint32(abi.LogInfo), 0, 1<<20)),
+			byte(rawInput(wild, wild)),
+			byte(rawOutput(wild, 100)),
+			byte(rawOutput(0, 0x7fffffff)),
+		}, nil
+	})
+	guest.Process("hello", func(args [][]byte) error {
+		parts := make([]string, len(args))
+		for i, a := range args {
+			parts[i] = string(a)
+		}
+		fmt.Printf("hello %s\n", strings.Join(parts, " "))
+		return nil
+	})
+	guest.Process("exitcode", func(args [][]byte) error {
+		if len(args) != 1 {
+			return errors.New("exitcode: want one argument")
+		}
+		n, err := strconv.Atoi(string(args[0]))
+		if err != nil {
+			return err
+		}
+		os.Exit(n)
+		return nil
+	})
+	guest.Process("fails", func(args [][]byte) error { return errors.New("process failed on purpose") })
+	guest.Process("wait", func(args [][]byte) error {
+		ms := 1000
+		if len(args) > 0 {
+			ms, _ = strconv.Atoi(string(args[0]))
+		}
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return nil
+	})
+}
+
+func main() {}
