@@ -1,0 +1,361 @@
+// Package wire is the framing of a worker's control channel: the socket
+// between the parent and one worker process. A frame is
+//
+//	u32 length (little-endian, of what follows) | u8 type | body
+//
+// The hot frames (Call, Result, Log, Cancel) have fixed binary bodies; the
+// rare ones (Init, Hello, and errors inside a Result) are CBOR. Nothing here
+// is promised outside this module.
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// Type is a frame's type byte.
+type Type uint8
+
+// Frame types. P→W is parent to worker, W→P the reverse.
+const (
+	TypeInit   Type = 1 // P→W, CBOR Init: the first frame
+	TypeHello  Type = 2 // W→P, CBOR Hello: the worker is ready (or failed)
+	TypeCall   Type = 3 // P→W, Call
+	TypeResult Type = 4 // W→P, Result
+	TypeLog    Type = 5 // W→P, Log
+	TypeCancel Type = 6 // P→W, u64 call id
+)
+
+// ErrFrame is returned, wrapped, for a frame that breaks the protocol: an
+// unknown type, a length over the limit, a body too short for its type.
+var ErrFrame = errors.New("wire: malformed frame")
+
+// Overhead is the most a frame adds to the payload it carries.
+const Overhead = 64 << 10
+
+// Init configures a worker. Cookie must match the worker's environment.
+type Init struct {
+	Cookie           string `cbor:"1,keyasint"`
+	WorkerID         int    `cbor:"2,keyasint"`
+	Wasm             []byte `cbor:"3,keyasint"`
+	CacheDir         string `cbor:"4,keyasint"`
+	MemoryLimitPages uint32 `cbor:"5,keyasint"`
+	MaxMessageSize   int    `cbor:"6,keyasint"`
+	Interruptible    bool   `cbor:"7,keyasint"`
+	Concurrency      int    `cbor:"8,keyasint"`
+}
+
+// Hello answers Init: the worker's pid, or why it cannot serve.
+type Hello struct {
+	PID int    `cbor:"1,keyasint"`
+	Err *Error `cbor:"2,keyasint,omitempty"`
+}
+
+// ErrorKind says which typed error an Error stands for.
+type ErrorKind uint8
+
+// Error kinds.
+const (
+	KindInternal  ErrorKind = 0 // anything else; Message says what
+	KindTrap      ErrorKind = 1 // host.TrapError
+	KindGuestExit ErrorKind = 2 // host.GuestExitError
+	KindCall      ErrorKind = 3 // host.CallError (Errno)
+	KindTooLarge  ErrorKind = 4 // host.ErrTooLarge
+	KindCompile   ErrorKind = 5 // a module error at worker start
+	KindCancelled ErrorKind = 6 // cancelled before it started
+	KindDeadline  ErrorKind = 7 // its deadline passed before it started
+	KindInterrupt ErrorKind = 8 // an interruptible guest was stopped
+)
+
+// Error is a failure carried in a Result or Hello.
+type Error struct {
+	Kind     ErrorKind `cbor:"1,keyasint"`
+	Function string    `cbor:"2,keyasint,omitempty"`
+	Message  string    `cbor:"3,keyasint,omitempty"`
+	Stack    string    `cbor:"4,keyasint,omitempty"`
+	Stderr   string    `cbor:"5,keyasint,omitempty"`
+	Code     uint32    `cbor:"6,keyasint,omitempty"`
+}
+
+// Call asks the worker to run one guest call.
+type Call struct {
+	ID uint64
+	// Kind is an abi.CallKind.
+	Kind uint8
+	// Deadline is in Unix nanoseconds; 0 means none. A call still queued
+	// in the worker when it passes is answered KindDeadline unstarted.
+	Deadline int64
+	Name     string
+	Input    []byte
+}
+
+// Result answers a Call: Output, or Err.
+type Result struct {
+	ID     uint64
+	Output []byte
+	Err    *Error
+}
+
+// Streams of a Log frame.
+const (
+	StreamStdout uint8 = 1
+	StreamStderr uint8 = 2
+	// StreamLog + level (abi.LogLevel) is a guest log record.
+	StreamLog uint8 = 8
+)
+
+// Log carries guest output. ID is the call or process it came from.
+type Log struct {
+	ID     uint64
+	Stream uint8
+	Data   []byte
+}
+
+// AppendCall appends c as a frame.
+func AppendCall(dst []byte, c *Call) []byte {
+	n := 1 + 8 + 1 + 8 + 2 + len(c.Name) + len(c.Input)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	dst = append(dst, byte(TypeCall))
+	dst = binary.LittleEndian.AppendUint64(dst, c.ID)
+	dst = append(dst, c.Kind)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Deadline))
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(c.Name)))
+	dst = append(dst, c.Name...)
+	return append(dst, c.Input...)
+}
+
+// ParseCall decodes a TypeCall body. Input aliases body.
+func ParseCall(body []byte) (Call, error) {
+	if len(body) < 19 {
+		return Call{}, fmt.Errorf("%w: call body of %d bytes", ErrFrame, len(body))
+	}
+	c := Call{
+		ID:       binary.LittleEndian.Uint64(body),
+		Kind:     body[8],
+		Deadline: int64(binary.LittleEndian.Uint64(body[9:])),
+	}
+	nameLen := int(binary.LittleEndian.Uint16(body[17:]))
+	rest := body[19:]
+	if nameLen > len(rest) {
+		return Call{}, fmt.Errorf("%w: call name of %d bytes in %d", ErrFrame, nameLen, len(rest))
+	}
+	c.Name, c.Input = string(rest[:nameLen]), rest[nameLen:]
+	return c, nil
+}
+
+// AppendResult appends r as a frame.
+func AppendResult(dst []byte, r *Result) []byte {
+	var errBody []byte
+	if r.Err != nil {
+		var err error
+		if errBody, err = cbor.Marshal(r.Err); err != nil {
+			errBody, _ = cbor.Marshal(&Error{Message: "encoding error: " + err.Error()})
+		}
+	}
+	payload := r.Output
+	status := byte(0)
+	if r.Err != nil {
+		payload, status = errBody, 1
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+8+1+len(payload)))
+	dst = append(dst, byte(TypeResult))
+	dst = binary.LittleEndian.AppendUint64(dst, r.ID)
+	dst = append(dst, status)
+	return append(dst, payload...)
+}
+
+// ParseResult decodes a TypeResult body. Output aliases body.
+func ParseResult(body []byte) (Result, error) {
+	if len(body) < 9 {
+		return Result{}, fmt.Errorf("%w: result body of %d bytes", ErrFrame, len(body))
+	}
+	r := Result{ID: binary.LittleEndian.Uint64(body)}
+	switch body[8] {
+	case 0:
+		r.Output = body[9:]
+	case 1:
+		r.Err = new(Error)
+		if err := cbor.Unmarshal(body[9:], r.Err); err != nil {
+			return Result{}, fmt.Errorf("%w: result error: %v", ErrFrame, err)
+		}
+	default:
+		return Result{}, fmt.Errorf("%w: result status %d", ErrFrame, body[8])
+	}
+	return r, nil
+}
+
+// AppendLog appends l as a frame.
+func AppendLog(dst []byte, l *Log) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+8+1+len(l.Data)))
+	dst = append(dst, byte(TypeLog))
+	dst = binary.LittleEndian.AppendUint64(dst, l.ID)
+	dst = append(dst, l.Stream)
+	return append(dst, l.Data...)
+}
+
+// ParseLog decodes a TypeLog body. Data aliases body.
+func ParseLog(body []byte) (Log, error) {
+	if len(body) < 9 {
+		return Log{}, fmt.Errorf("%w: log body of %d bytes", ErrFrame, len(body))
+	}
+	return Log{ID: binary.LittleEndian.Uint64(body), Stream: body[8], Data: body[9:]}, nil
+}
+
+// AppendCancel appends a cancel frame for call id.
+func AppendCancel(dst []byte, id uint64) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, 9)
+	dst = append(dst, byte(TypeCancel))
+	return binary.LittleEndian.AppendUint64(dst, id)
+}
+
+// ParseCancel decodes a TypeCancel body.
+func ParseCancel(body []byte) (uint64, error) {
+	if len(body) != 8 {
+		return 0, fmt.Errorf("%w: cancel body of %d bytes", ErrFrame, len(body))
+	}
+	return binary.LittleEndian.Uint64(body), nil
+}
+
+// AppendCBOR appends v, CBOR-encoded, as a frame of type t.
+func AppendCBOR(dst []byte, t Type, v any) ([]byte, error) {
+	body, err := cbor.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+len(body)))
+	dst = append(dst, byte(t))
+	return append(dst, body...), nil
+}
+
+// ParseCBOR decodes a CBOR body into v.
+func ParseCBOR(body []byte, v any) error {
+	if err := cbor.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrFrame, err)
+	}
+	return nil
+}
+
+// Reader reads frames. It is not safe for concurrent use.
+type Reader struct {
+	r   *bufio.Reader
+	max int
+	hdr [5]byte
+}
+
+// NewReader reads frames from r; a frame longer than maxFrame bytes is
+// ErrFrame.
+func NewReader(r io.Reader, maxFrame int) *Reader {
+	return &Reader{r: bufio.NewReaderSize(r, 256<<10), max: maxFrame}
+}
+
+// Next returns the next frame's type and body. The body is freshly
+// allocated and belongs to the caller. At a clean end of stream it returns
+// io.EOF.
+func (r *Reader) Next() (Type, []byte, error) {
+	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = fmt.Errorf("%w: stream ends inside a header", ErrFrame)
+		}
+		return 0, nil, err
+	}
+	n := binary.LittleEndian.Uint32(r.hdr[:4])
+	t := Type(r.hdr[4])
+	if n == 0 || uint64(n) > uint64(r.max) {
+		return 0, nil, fmt.Errorf("%w: length %d (limit %d)", ErrFrame, n, r.max)
+	}
+	if t < TypeInit || t > TypeCancel {
+		return 0, nil, fmt.Errorf("%w: unknown type %d", ErrFrame, t)
+	}
+	body := make([]byte, n-1)
+	if _, err := io.ReadFull(r.r, body); err != nil {
+		return 0, nil, fmt.Errorf("%w: stream ends inside a body: %v", ErrFrame, err)
+	}
+	return t, body, nil
+}
+
+// Writer sends frames from many goroutines through one writer goroutine,
+// which writes every frame queued while it was busy before it flushes: one
+// system call carries many small frames under load.
+type Writer struct {
+	ch   chan []byte
+	done chan struct{}
+	// mu orders Send (read-locked, may block on a full channel while the
+	// loop drains it) before Close (write-locked, closes the channel).
+	mu     sync.RWMutex
+	closed bool
+	err    atomic.Pointer[error] // the first write error
+}
+
+// NewWriter starts the writer goroutine. Close stops it.
+func NewWriter(w io.Writer) *Writer {
+	wr := &Writer{ch: make(chan []byte, 4096), done: make(chan struct{})}
+	go wr.loop(bufio.NewWriterSize(w, 256<<10))
+	return wr
+}
+
+func (w *Writer) loop(bw *bufio.Writer) {
+	defer close(w.done)
+	var err error
+	for f := range w.ch {
+		if err != nil {
+			continue
+		}
+		_, err = bw.Write(f)
+		for more := true; more && err == nil; {
+			select {
+			case f, ok := <-w.ch:
+				if !ok {
+					more = false
+					break
+				}
+				_, err = bw.Write(f)
+			default:
+				more = false
+			}
+		}
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err != nil {
+			w.err.CompareAndSwap(nil, &err)
+		}
+	}
+}
+
+// ErrWriterClosed is returned by Send after Close.
+var ErrWriterClosed = errors.New("wire: writer closed")
+
+// Send queues a frame; the Writer owns it afterwards. It returns the error
+// of an earlier failed write, if any.
+func (w *Writer) Send(frame []byte) error {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrWriterClosed
+	}
+	if err := w.err.Load(); err != nil {
+		return *err
+	}
+	w.ch <- frame
+	return nil
+}
+
+// Close flushes queued frames and stops the writer goroutine. It is
+// idempotent.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.ch)
+	}
+	w.mu.Unlock()
+	<-w.done
+	return nil
+}

@@ -1,0 +1,334 @@
+// Package worker is the main program of a wasmpool worker process: it reads
+// its configuration from the control channel, compiles the module (from the
+// cache the parent filled), and runs the calls the parent sends, reporting
+// results and guest output back. Package pool starts workers by re-executing
+// the current binary with EnvCookie set; the program's init hands control to
+// Main before anything else runs.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/host"
+	"github.com/wasmpool/wasmpool/internal/wire"
+)
+
+// EnvCookie names the environment variable that marks a worker process. Its
+// value is "PARENT_PID:COOKIE"; the same cookie arrives in the Init frame.
+const EnvCookie = "WASMPOOL_WORKER"
+
+// ControlFD is the worker's end of the control socket.
+const ControlFD = 3
+
+// Exit codes of a worker process.
+const (
+	ExitOK        = 0  // the parent closed the control channel
+	ExitUsage     = 2  // started by hand, or with a bad handshake
+	ExitStart     = 3  // the module could not be compiled or run
+	ExitProtocol  = 4  // the parent broke the protocol
+	ExitCancelled = 75 // exited to stop a running call the parent cancelled
+)
+
+// IsWorker reports whether this process was started as a worker.
+func IsWorker() bool { return os.Getenv(EnvCookie) != "" }
+
+// handshakeTimeout bounds the wait for the Init frame.
+const handshakeTimeout = 10 * time.Second
+
+// Main runs the worker and returns its exit code.
+func Main() int {
+	env := os.Getenv(EnvCookie)
+	os.Unsetenv(EnvCookie)
+	ppid, cookie, ok := strings.Cut(env, ":")
+	// The parent sets PR_SET_PDEATHSIG before exec; comparing the parent
+	// pid after exec also catches a parent that died before that.
+	if !ok || ppid != strconv.Itoa(os.Getppid()) {
+		fmt.Fprintf(os.Stderr, "wasmpool: this process was started as a wasmpool worker (%s is set), but not by a wasmpool pool.\n"+
+			"Workers are started by pool.New in the parent program; run the program itself instead.\n", EnvCookie)
+		return ExitUsage
+	}
+	f := os.NewFile(ControlFD, "wasmpool-control")
+	conn, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wasmpool worker: no control channel on fd %d: %v\n", ControlFD, err)
+		return ExitUsage
+	}
+	return serve(conn, cookie)
+}
+
+// server is one worker's state.
+type server struct {
+	w      *wire.Writer
+	mod    *host.Module
+	intr   bool
+	queue  chan *wire.Call
+	mu     sync.Mutex
+	cancel map[uint64]context.CancelFunc // calls running now
+	queued map[uint64]bool               // calls waiting for an executor
+}
+
+func serve(conn net.Conn, cookie string) int {
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	r := wire.NewReader(conn, 1<<30)
+	t, body, err := r.Next()
+	if err != nil || t != wire.TypeInit {
+		fmt.Fprintf(os.Stderr, "wasmpool worker: no Init frame: %v\n", err)
+		return ExitUsage
+	}
+	var init wire.Init
+	if err := wire.ParseCBOR(body, &init); err != nil || init.Cookie != cookie {
+		fmt.Fprintf(os.Stderr, "wasmpool worker: bad Init frame (err %v)\n", err)
+		return ExitUsage
+	}
+	conn.SetReadDeadline(time.Time{})
+	r = wire.NewReader(conn, init.MaxMessageSize+wire.Overhead)
+	w := wire.NewWriter(conn)
+	defer w.Close()
+
+	ctx := context.Background()
+	rt, err := host.NewRuntime(ctx, host.Config{
+		CacheDir:         init.CacheDir,
+		MemoryLimitPages: init.MemoryLimitPages,
+		MaxMessageSize:   init.MaxMessageSize,
+		Interruptible:    init.Interruptible,
+	})
+	var mod *host.Module
+	if err == nil {
+		mod, err = rt.Compile(ctx, init.Wasm)
+	}
+	if err != nil {
+		frame, _ := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid(), Err: &wire.Error{Kind: wire.KindCompile, Message: err.Error()}})
+		w.Send(frame)
+		return ExitStart
+	}
+	defer rt.Close(ctx)
+	frame, err := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid()})
+	if err != nil || w.Send(frame) != nil {
+		return ExitProtocol
+	}
+
+	s := &server{
+		w:      w,
+		mod:    mod,
+		intr:   init.Interruptible,
+		queue:  make(chan *wire.Call, 1<<16),
+		cancel: map[uint64]context.CancelFunc{},
+		queued: map[uint64]bool{},
+	}
+	for range max(init.Concurrency, 1) {
+		go s.executor()
+	}
+	for {
+		t, body, err := r.Next()
+		if err != nil {
+			if errors.Is(err, wire.ErrFrame) {
+				fmt.Fprintf(os.Stderr, "wasmpool worker: %v\n", err)
+				return ExitProtocol
+			}
+			return ExitOK // the parent is gone or closed the channel
+		}
+		switch t {
+		case wire.TypeCall:
+			c, err := wire.ParseCall(body)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "wasmpool worker: %v\n", err)
+				return ExitProtocol
+			}
+			if abi.CallKind(c.Kind) == abi.CallProcess {
+				s.mu.Lock()
+				s.queued[c.ID] = true
+				s.mu.Unlock()
+				go s.run(&c)
+				continue
+			}
+			s.mu.Lock()
+			s.queued[c.ID] = true
+			s.mu.Unlock()
+			s.queue <- &c
+		case wire.TypeCancel:
+			id, err := wire.ParseCancel(body)
+			if err != nil {
+				return ExitProtocol
+			}
+			if code := s.cancelCall(id); code != 0 {
+				return code
+			}
+		default:
+			fmt.Fprintf(os.Stderr, "wasmpool worker: unexpected frame type %d\n", t)
+			return ExitProtocol
+		}
+	}
+}
+
+// cancelCall stops call id: a queued call is dropped, an interruptible one
+// is interrupted, and a running one that cannot be interrupted is stopped
+// the only way there is, by ending this process (the returned exit code).
+func (s *server) cancelCall(id uint64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.queued[id] {
+		s.queued[id] = false // the executor answers KindCancelled
+		return 0
+	}
+	stop, running := s.cancel[id]
+	if !running {
+		return 0 // finished already
+	}
+	if s.intr {
+		stop()
+		return 0
+	}
+	s.w.Close() // flush what is already queued, such as finished results
+	return ExitCancelled
+}
+
+// executor runs task calls one at a time on one reusable instance.
+func (s *server) executor() {
+	var inst *host.Instance
+	out := &output{s: s}
+	for c := range s.queue {
+		if !s.start(c) {
+			continue
+		}
+		if inst == nil {
+			var err error
+			inst, err = s.mod.NewInstance(context.Background(), host.InstanceConfig{
+				Stdout: out.stream(wire.StreamStdout), Stderr: out.stream(wire.StreamStderr), Log: out.log,
+			})
+			if err != nil {
+				s.finish(c, nil, err)
+				continue
+			}
+		}
+		out.id = c.ID
+		res, err := s.call(inst, c)
+		s.finish(c, res, err)
+		if inst.Broken() != nil {
+			inst.Close(context.Background())
+			inst = nil
+		}
+	}
+}
+
+// run runs a process call on a fresh instance of its own.
+func (s *server) run(c *wire.Call) {
+	if !s.start(c) {
+		return
+	}
+	out := &output{s: s, id: c.ID}
+	inst, err := s.mod.NewInstance(context.Background(), host.InstanceConfig{
+		Stdout: out.stream(wire.StreamStdout), Stderr: out.stream(wire.StreamStderr), Log: out.log,
+	})
+	if err != nil {
+		s.finish(c, nil, err)
+		return
+	}
+	res, err := s.call(inst, c)
+	inst.Close(context.Background())
+	s.finish(c, res, err)
+}
+
+// start moves c from queued to running, or answers it unstarted when it was
+// cancelled or its deadline passed while it waited.
+func (s *server) start(c *wire.Call) bool {
+	s.mu.Lock()
+	live := s.queued[c.ID]
+	delete(s.queued, c.ID)
+	s.mu.Unlock()
+	switch {
+	case !live:
+		s.reply(&wire.Result{ID: c.ID, Err: &wire.Error{Kind: wire.KindCancelled, Function: c.Name}})
+		return false
+	case c.Deadline != 0 && time.Now().UnixNano() > c.Deadline:
+		s.reply(&wire.Result{ID: c.ID, Err: &wire.Error{Kind: wire.KindDeadline, Function: c.Name}})
+		return false
+	}
+	return true
+}
+
+func (s *server) call(inst *host.Instance, c *wire.Call) ([]byte, error) {
+	ctx, stop := context.Background(), context.CancelFunc(func() {})
+	if s.intr && c.Deadline != 0 {
+		ctx, stop = context.WithDeadline(ctx, time.Unix(0, c.Deadline))
+	} else if s.intr {
+		ctx, stop = context.WithCancel(ctx)
+	}
+	defer stop()
+	s.mu.Lock()
+	s.cancel[c.ID] = stop
+	s.mu.Unlock()
+	out, err := inst.Call(ctx, abi.CallKind(c.Kind), c.Name, c.Input)
+	s.mu.Lock()
+	delete(s.cancel, c.ID)
+	s.mu.Unlock()
+	return out, err
+}
+
+func (s *server) finish(c *wire.Call, out []byte, err error) {
+	if err != nil {
+		s.reply(&wire.Result{ID: c.ID, Err: toWire(c.Name, err)})
+		return
+	}
+	s.reply(&wire.Result{ID: c.ID, Output: out})
+}
+
+func (s *server) reply(r *wire.Result) {
+	s.w.Send(wire.AppendResult(nil, r))
+}
+
+// toWire converts a host error to its wire form: the one place worker
+// errors are mapped.
+func toWire(fn string, err error) *wire.Error {
+	var (
+		trap *host.TrapError
+		exit *host.GuestExitError
+		call *host.CallError
+	)
+	switch {
+	case errors.As(err, &trap):
+		return &wire.Error{Kind: wire.KindTrap, Function: fn, Message: trap.Message, Stack: trap.Stack, Stderr: trap.Stderr}
+	case errors.As(err, &exit):
+		return &wire.Error{Kind: wire.KindGuestExit, Function: fn, Code: exit.Code, Stderr: exit.Stderr}
+	case errors.As(err, &call):
+		return &wire.Error{Kind: wire.KindCall, Function: fn, Code: uint32(call.Errno)}
+	case errors.Is(err, host.ErrTooLarge):
+		return &wire.Error{Kind: wire.KindTooLarge, Function: fn}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &wire.Error{Kind: wire.KindInterrupt, Function: fn, Message: err.Error()}
+	}
+	return &wire.Error{Kind: wire.KindInternal, Function: fn, Message: err.Error()}
+}
+
+// output routes an instance's stdout, stderr and log records to the parent
+// as Log frames tagged with the call running now.
+type output struct {
+	s  *server
+	id uint64
+}
+
+type streamWriter struct {
+	o      *output
+	stream uint8
+}
+
+func (o *output) stream(st uint8) *streamWriter { return &streamWriter{o: o, stream: st} }
+
+func (sw *streamWriter) Write(p []byte) (int, error) {
+	sw.o.s.w.Send(wire.AppendLog(nil, &wire.Log{ID: sw.o.id, Stream: sw.stream, Data: p}))
+	return len(p), nil
+}
+
+func (o *output) log(level abi.LogLevel, msg []byte) {
+	o.s.w.Send(wire.AppendLog(nil, &wire.Log{ID: o.id, Stream: wire.StreamLog + uint8(level), Data: msg}))
+}

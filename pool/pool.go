@@ -1,0 +1,499 @@
+// Package pool runs WebAssembly guest modules on a pool of worker OS
+// processes, one per core by default: Python's multiprocessing for wasm.
+//
+// A Pool is made from a guest module (see package guest) with New and runs
+// the module's task functions with Submit, Call, Map and MapUnordered, and
+// its process functions as Processes. Each worker is a separate OS process
+// running a wazero runtime: a guest that traps, exits or runs away takes at
+// most its instance, or its worker, with it; the pool replaces the worker
+// and goes on.
+//
+// Workers are this program re-executed: importing pool makes any binary
+// able to act as a worker (an environment cookie guards the switch, in this
+// package's init). A program that uses pool must therefore not do work in
+// init functions that must not run in workers.
+package pool
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/host"
+	"github.com/wasmpool/wasmpool/internal/worker"
+)
+
+func init() {
+	if worker.IsWorker() {
+		os.Exit(worker.Main())
+	}
+}
+
+// Config configures a Pool. Zero values are the documented defaults; New
+// copies and validates it once.
+type Config struct {
+	// Module is the guest module's wasm bytes. Required.
+	Module []byte
+	// Workers is the number of worker processes. 0 means runtime.NumCPU().
+	Workers int
+	// Concurrency is how many calls one worker runs at once, each on its
+	// own instance. Processes do not count against it: each runs on an
+	// instance of its own. 0 means 1.
+	Concurrency int
+	// Prefetch is how many task calls the pool sends a worker beyond those
+	// it is running, to hide the round trip. 0 means 2.
+	Prefetch int
+	// CacheDir is the on-disk compilation cache, private to this user
+	// (mode 0700). "" means the "wasmpool" directory in
+	// os.UserCacheDir(); "off" disables the cache.
+	CacheDir string
+	// MemoryLimitPages bounds each instance's linear memory in 64 KiB
+	// pages. 0 means host.DefaultMemoryLimitPages (1 GiB).
+	MemoryLimitPages uint32
+	// MaxMessageSize bounds a call's input and output in bytes. 0 means
+	// host.DefaultMaxMessageSize (64 MiB).
+	MaxMessageSize int
+	// Interruptible lets a deadline or Terminate stop a running guest
+	// without ending its worker, at a cost on every guest loop (see
+	// RATIONALE.md). Without it, stopping a running call ends its worker
+	// process; the pool starts another.
+	Interruptible bool
+	// Retries is how many times a task call is run again after its worker
+	// died under it. 0 means never: the call fails with *WorkerExitError.
+	// A call never retries after its own trap or error.
+	Retries int
+	// StartTimeout bounds the start of each worker, compile included.
+	// 0 means 30 seconds.
+	StartTimeout time.Duration
+	// Output receives what guests write to stdout and stderr and their log
+	// records. Nil means: written to os.Stdout or os.Stderr, each line
+	// prefixed with "[function#id] ". A Process with its own Stdout or
+	// Stderr writer gets its output there instead.
+	Output func(Output)
+}
+
+// Output is one piece of guest output.
+type Output struct {
+	// Function and CallID name the call it came from.
+	Function string
+	CallID   uint64
+	// Stream is 1 for stdout, 2 for stderr, 3 for a log record.
+	Stream int
+	// Level is the log level of a log record.
+	Level abi.LogLevel
+	// Data is only valid during the callback.
+	Data []byte
+}
+
+// Output streams.
+const (
+	Stdout = 1
+	Stderr = 2
+	Log    = 3
+)
+
+// Pool is a set of worker processes running one guest module. Its methods
+// are safe for concurrent use. Close stops it; a Pool is not reusable.
+type Pool struct {
+	cfg       Config
+	functions map[string]abi.FuncKind
+	fnList    []abi.Function
+	queue     taskQueue
+	spawn     *spawner
+	nextID    atomic.Uint64
+	hash      string
+
+	mu      sync.Mutex
+	closed  bool
+	workers []*workerProc // current process of each slot
+	wg      sync.WaitGroup
+	done    chan struct{} // closed by Close
+
+	outMu sync.Mutex // serializes default output
+}
+
+// New starts a pool: it compiles and validates cfg.Module (filling the
+// compilation cache), starts the workers and waits until every one is
+// ready or ctx is done. Errors: *CompileError, *ImportError, *ExportError
+// or *VersionError for a module it cannot run; *StartError for a worker
+// that failed to start; ErrNotSupported off Linux.
+func New(ctx context.Context, cfg Config) (*Pool, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	p := &Pool{cfg: cfg, done: make(chan struct{})}
+	p.queue.init()
+	sum := sha256.Sum256(cfg.Module)
+	p.hash = hex.EncodeToString(sum[:])
+	fns, err := p.validate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.fnList = fns
+	p.functions = make(map[string]abi.FuncKind, len(fns))
+	for _, f := range fns {
+		p.functions[f.Name] = f.Kind
+	}
+	if p.spawn, err = newSpawner(); err != nil {
+		return nil, err
+	}
+	p.workers = make([]*workerProc, cfg.Workers)
+	type started struct {
+		slot int
+		w    *workerProc
+		err  error
+	}
+	ch := make(chan started, cfg.Workers)
+	for slot := range cfg.Workers {
+		go func() {
+			w, err := p.startWorker(ctx, slot)
+			ch <- started{slot, w, err}
+		}()
+	}
+	var errs []error
+	for range cfg.Workers {
+		s := <-ch
+		if s.err != nil {
+			errs = append(errs, s.err)
+			continue
+		}
+		p.workers[s.slot] = s.w
+	}
+	if len(errs) > 0 {
+		p.Close()
+		return nil, errs[0]
+	}
+	for slot, w := range p.workers {
+		p.wg.Add(1)
+		go p.supervise(slot, w)
+	}
+	return p, nil
+}
+
+func (cfg *Config) normalize() error {
+	if len(cfg.Module) == 0 {
+		return errors.New("pool: Config.Module is empty")
+	}
+	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 {
+		return errors.New("pool: negative Workers, Concurrency, Prefetch, Retries or MaxMessageSize")
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Prefetch == 0 {
+		cfg.Prefetch = 2
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = host.DefaultMaxMessageSize
+	}
+	if cfg.MemoryLimitPages == 0 {
+		cfg.MemoryLimitPages = host.DefaultMemoryLimitPages
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
+	switch cfg.CacheDir {
+	case "off":
+		cfg.CacheDir = ""
+	case "":
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return fmt.Errorf("pool: no cache directory (set Config.CacheDir): %w", err)
+		}
+		cfg.CacheDir = filepath.Join(dir, "wasmpool")
+	}
+	return nil
+}
+
+// validate compiles the module once in the parent, which checks it and
+// fills the compilation cache before any worker starts, so workers load
+// native code instead of each compiling it. A module validated before
+// (same bytes, same cache) skips the compile: its function table is kept
+// beside the cache.
+func (p *Pool) validate(ctx context.Context) ([]abi.Function, error) {
+	marker := ""
+	if p.cfg.CacheDir != "" {
+		marker = filepath.Join(p.cfg.CacheDir, "validated", p.hash+"-abi"+fmt.Sprint(abi.Version))
+		if b, err := os.ReadFile(marker); err == nil {
+			if fns, err := abi.ParseFunctions(b); err == nil {
+				return fns, nil
+			}
+		}
+	}
+	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: p.cfg.CacheDir, MemoryLimitPages: p.cfg.MemoryLimitPages, MaxMessageSize: p.cfg.MaxMessageSize})
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close(ctx)
+	m, err := rt.Compile(ctx, p.cfg.Module)
+	if err != nil {
+		return nil, err
+	}
+	fns := m.Functions()
+	if marker != "" {
+		writeFileAtomic(marker, abi.AppendFunctions(nil, fns))
+	}
+	return fns, nil
+}
+
+// writeFileAtomic writes b to name through a temporary file and a rename,
+// so a reader never sees half a file. Failures only cost a later compile.
+func writeFileAtomic(name string, b []byte) {
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, err = f.Write(b)
+	if err = errors.Join(err, f.Close()); err == nil {
+		err = os.Rename(f.Name(), name)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+}
+
+// Functions returns the module's function table.
+func (p *Pool) Functions() []abi.Function { return append([]abi.Function(nil), p.fnList...) }
+
+// Workers returns the number of worker processes.
+func (p *Pool) Workers() int { return p.cfg.Workers }
+
+// PIDs returns the process id of each worker slot now; a slot whose
+// worker is being replaced reports 0.
+func (p *Pool) PIDs() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pids := make([]int, len(p.workers))
+	for i, w := range p.workers {
+		if w != nil && !w.isDead() {
+			pids[i] = w.pid
+		}
+	}
+	return pids
+}
+
+// Close stops the pool: calls that have not finished fail with ErrClosed,
+// running processes end, and the worker processes are stopped (asked to
+// exit, killed after a second). It waits for them and is idempotent.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		p.wg.Wait()
+		return nil
+	}
+	p.closed = true
+	close(p.done)
+	workers := append([]*workerProc(nil), p.workers...)
+	p.mu.Unlock()
+
+	for _, t := range p.queue.drain() {
+		t.finish(nil, ErrClosed)
+	}
+	for _, w := range workers {
+		if w != nil {
+			w.stop(time.Second)
+		}
+	}
+	p.wg.Wait()
+	for _, t := range p.queue.drain() {
+		t.finish(nil, ErrClosed)
+	}
+	if p.spawn != nil {
+		p.spawn.close()
+	}
+	return nil
+}
+
+func (p *Pool) isClosed() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// checkFunction returns a *FunctionError unless the module has fn as a task
+// (process false) or process (process true).
+func (p *Pool) checkFunction(fn string, process bool) error {
+	kind, ok := p.functions[fn]
+	switch {
+	case !ok:
+		return &FunctionError{Name: fn, Reason: "the module has no such function"}
+	case process && kind != abi.FuncProcess:
+		return &FunctionError{Name: fn, Reason: "is a " + kind.String() + ", not a process"}
+	case !process && !kind.IsTask():
+		return &FunctionError{Name: fn, Reason: "is a process, not a task"}
+	}
+	return nil
+}
+
+// enqueue assigns t an id, arranges for ctx to cancel it, and queues it. If
+// the pool is closed or ctx is done, t finishes at once.
+func (p *Pool) enqueue(ctx context.Context, t *task) {
+	t.id = p.nextID.Add(1)
+	t.pool = p
+	if dl, ok := ctx.Deadline(); ok {
+		t.deadline = dl
+	}
+	if len(t.input) > p.cfg.MaxMessageSize {
+		t.finish(nil, fmt.Errorf("pool: %s: input of %d bytes: %w", t.fn, len(t.input), ErrTooLarge))
+		return
+	}
+	if ctx.Done() != nil {
+		t.stopCtx = context.AfterFunc(ctx, func() { p.cancel(t, ctxError(ctx, t)) })
+	}
+	if p.isClosed() {
+		t.finish(nil, ErrClosed)
+		return
+	}
+	p.queue.push(t)
+	// Close drains the queue after setting done; a push that raced it is
+	// drained here.
+	if p.isClosed() {
+		for _, t := range p.queue.drain() {
+			t.finish(nil, ErrClosed)
+		}
+	}
+}
+
+func ctxError(ctx context.Context, t *task) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &TimeoutError{Function: t.fn, Deadline: t.deadline}
+	}
+	return ctx.Err()
+}
+
+// cancel finishes t with err and, if a worker holds it, has the worker drop
+// it or stop it (stopping a running call that is not interruptible ends the
+// worker).
+func (p *Pool) cancel(t *task, err error) {
+	w := t.holder()
+	if !t.finish(nil, err) {
+		return
+	}
+	if w != nil {
+		w.cancel(t)
+	}
+}
+
+// Future is the pending result of Submit. Its methods are safe for
+// concurrent use.
+type Future struct {
+	done   chan struct{}
+	out    []byte
+	err    error
+	worker int
+}
+
+// Done is closed when the result is ready.
+func (f *Future) Done() <-chan struct{} { return f.done }
+
+// Wait waits for the result or for ctx. The output belongs to the caller.
+// If ctx ends first, Wait returns ctx.Err() and the call goes on (cancel the
+// context given to Submit to stop it).
+func (f *Future) Wait(ctx context.Context) ([]byte, error) {
+	select {
+	case <-f.done:
+		return f.out, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Worker returns the slot of the worker that ran the call, or -1 if none
+// did. Valid once Done is closed.
+func (f *Future) Worker() int { return f.worker }
+
+// Submit queues one call of task function fn with input, which the pool
+// copies before Submit returns. ctx bounds the call: when it is done the
+// call fails with ctx's error (a *TimeoutError for a deadline) and, if it
+// was running, is stopped (see Config.Interruptible). Errors are delivered
+// by the Future: *FunctionError, *TaskError, *InvalidInputError,
+// *TrapError, *GuestExitError, *WorkerExitError, *TimeoutError, ErrTooLarge,
+// ErrClosed.
+func (p *Pool) Submit(ctx context.Context, fn string, input []byte) *Future {
+	f := &Future{done: make(chan struct{}), worker: -1}
+	if err := p.checkFunction(fn, false); err != nil {
+		f.err = err
+		close(f.done)
+		return f
+	}
+	t := &task{kind: abi.CallBatch, fn: fn, retries: p.cfg.Retries}
+	t.input = abi.AppendList(make([]byte, 0, 8+len(input)), [][]byte{input})
+	t.done = func(out []byte, err error, w *workerProc) {
+		if w != nil {
+			f.worker = w.slot
+		}
+		if err == nil {
+			var res []abi.Result
+			if res, err = abi.ParseResults(out, 1); err == nil {
+				if err = resultError(fn, res[0]); err == nil {
+					f.out = res[0].Payload
+				}
+			}
+		}
+		f.err = err
+		close(f.done)
+	}
+	p.enqueue(ctx, t)
+	return f
+}
+
+// Call runs task function fn on input and waits for its output: Submit
+// followed by Wait with the same context.
+func (p *Pool) Call(ctx context.Context, fn string, input []byte) ([]byte, error) {
+	return p.Submit(ctx, fn, input).Wait(context.Background())
+}
+
+// deliver writes guest output to the configured destination.
+func (p *Pool) deliver(o Output, proc *Process) {
+	if proc != nil {
+		if w := proc.writer(o.Stream); w != nil {
+			w.Write(o.Data)
+			return
+		}
+	}
+	if p.cfg.Output != nil {
+		p.cfg.Output(o)
+		return
+	}
+	var dst io.Writer = os.Stdout
+	if o.Stream != Stdout {
+		dst = os.Stderr
+	}
+	prefix := fmt.Sprintf("[%s#%d] ", o.Function, o.CallID)
+	if o.Stream == Log {
+		prefix += o.Level.String() + ": "
+	}
+	var b bytes.Buffer
+	for line := range strings.Lines(string(o.Data)) {
+		b.WriteString(prefix)
+		b.WriteString(line)
+	}
+	if o.Stream == Log && !bytes.HasSuffix(b.Bytes(), []byte("\n")) {
+		b.WriteByte('\n')
+	}
+	p.outMu.Lock()
+	dst.Write(b.Bytes())
+	p.outMu.Unlock()
+}

@@ -1,0 +1,421 @@
+package pool
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/wire"
+	"github.com/wasmpool/wasmpool/internal/worker"
+)
+
+// StartError reports a worker process that could not be started or did not
+// complete its handshake.
+type StartError struct {
+	Worker int
+	Err    error
+	// Stderr is the end of the worker's standard error.
+	Stderr string
+}
+
+func (e *StartError) Error() string {
+	s := fmt.Sprintf("pool: starting worker %d: %v", e.Worker, e.Err)
+	if e.Stderr != "" {
+		s += "\nworker stderr:\n" + e.Stderr
+	}
+	return s
+}
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// workerProc is the parent's side of one worker process, from start to
+// death. A dead workerProc is never reused: the slot gets a new one.
+type workerProc struct {
+	p      *Pool
+	slot   int
+	pid    int
+	cmd    *exec.Cmd
+	conn   net.Conn
+	w      *wire.Writer
+	stderr *tailBuffer
+	slots  chan struct{} // room for task calls: Concurrency + Prefetch
+	gone   chan struct{} // closed when the worker is found dead
+	exited chan struct{} // closed when its calls have been settled
+	once   sync.Once
+
+	mu         sync.Mutex
+	dead       bool
+	inflight   map[uint64]*task
+	killReason string // why the pool ended it, if it did
+	// deliberate: the pool ended it on purpose (Kill, a cancelled call);
+	// the calls it held that were not the target are not at fault.
+	deliberate bool
+}
+
+// startWorker starts the worker process for slot and completes the
+// handshake, bounded by ctx and Config.StartTimeout.
+func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
+	defer cancel()
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, &StartError{Worker: slot, Err: err}
+	}
+	parentEnd, childEnd, err := socketpair()
+	if err != nil {
+		return nil, &StartError{Worker: slot, Err: err}
+	}
+	defer childEnd.Close()
+	var c [16]byte
+	rand.Read(c[:])
+	cookie := hex.EncodeToString(c[:])
+	w := &workerProc{
+		p:        p,
+		slot:     slot,
+		stderr:   &tailBuffer{max: 4096},
+		slots:    make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
+		gone:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		inflight: map[uint64]*task{},
+	}
+	w.cmd = exec.Command(exe)
+	w.cmd.Env = append(os.Environ(), worker.EnvCookie+"="+strconv.Itoa(os.Getpid())+":"+cookie)
+	w.cmd.ExtraFiles = []*os.File{childEnd} // fd 3 = worker.ControlFD
+	w.cmd.Stderr = w.stderr
+	w.cmd.WaitDelay = time.Second
+	if err := p.spawn.start(w.cmd); err != nil {
+		parentEnd.Close()
+		return nil, &StartError{Worker: slot, Err: err}
+	}
+	w.pid = w.cmd.Process.Pid
+	conn, err := net.FileConn(parentEnd)
+	parentEnd.Close()
+	if err != nil {
+		w.cmd.Process.Kill()
+		w.cmd.Wait()
+		return nil, &StartError{Worker: slot, Err: err}
+	}
+	w.conn = conn
+	if err := w.handshake(ctx, cookie); err != nil {
+		conn.Close()
+		w.cmd.Process.Kill()
+		w.cmd.Wait()
+		return nil, &StartError{Worker: slot, Err: err, Stderr: w.stderr.String()}
+	}
+	w.w = wire.NewWriter(conn)
+	p.wg.Add(3)
+	go w.waitExit()
+	go w.readLoop(wire.NewReader(conn, p.cfg.MaxMessageSize+wire.Overhead))
+	go w.feed()
+	return w, nil
+}
+
+func (w *workerProc) handshake(ctx context.Context, cookie string) error {
+	cfg := w.p.cfg
+	frame, err := wire.AppendCBOR(nil, wire.TypeInit, &wire.Init{
+		Cookie:           cookie,
+		WorkerID:         w.slot,
+		Wasm:             cfg.Module,
+		CacheDir:         cfg.CacheDir,
+		MemoryLimitPages: cfg.MemoryLimitPages,
+		MaxMessageSize:   cfg.MaxMessageSize,
+		Interruptible:    cfg.Interruptible,
+		Concurrency:      cfg.Concurrency,
+	})
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { w.conn.SetDeadline(time.Now()) })
+	defer stop()
+	if _, err := w.conn.Write(frame); err != nil {
+		return fmt.Errorf("sending Init: %w", err)
+	}
+	t, body, err := wire.NewReader(w.conn, 1<<20).Next()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("no handshake within %v: %w", w.p.cfg.StartTimeout, ctx.Err())
+		}
+		return fmt.Errorf("reading Hello: %w", err)
+	}
+	var hello wire.Hello
+	if t != wire.TypeHello {
+		return fmt.Errorf("first frame has type %d, want Hello", t)
+	}
+	if err := wire.ParseCBOR(body, &hello); err != nil {
+		return err
+	}
+	if hello.Err != nil {
+		return errors.New(hello.Err.Message)
+	}
+	w.conn.SetDeadline(time.Time{})
+	return nil
+}
+
+func (w *workerProc) isDead() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dead
+}
+
+// feed sends queued task calls to the worker while it has room.
+func (w *workerProc) feed() {
+	defer w.p.wg.Done()
+	for {
+		select {
+		case w.slots <- struct{}{}:
+		case <-w.gone:
+			return
+		}
+		t := w.p.queue.pop(w.gone)
+		if t == nil {
+			return
+		}
+		// A process holds no slot: it may run for as long as it likes.
+		if !w.send(t) || t.kind == abi.CallProcess {
+			<-w.slots
+		}
+	}
+}
+
+// send hands t to the worker. It reports false if t was not sent (finished
+// meanwhile, or the worker died: then t is back in the queue).
+func (w *workerProc) send(t *task) bool {
+	if !t.claim(w) {
+		return false
+	}
+	w.mu.Lock()
+	if w.dead {
+		w.mu.Unlock()
+		if t.requeue(true) {
+			w.p.queue.pushFront(t)
+		}
+		return false
+	}
+	w.inflight[t.id] = t
+	w.mu.Unlock()
+	c := wire.Call{ID: t.id, Kind: uint8(t.kind), Name: t.fn, Input: t.input}
+	if !t.deadline.IsZero() {
+		c.Deadline = t.deadline.UnixNano()
+	}
+	w.w.Send(wire.AppendCall(make([]byte, 0, 32+len(t.fn)+len(t.input)), &c))
+	return true
+}
+
+// readLoop handles the worker's frames until the channel closes.
+func (w *workerProc) readLoop(r *wire.Reader) {
+	defer w.p.wg.Done()
+	for {
+		typ, body, err := r.Next()
+		if err != nil {
+			if errors.Is(err, wire.ErrFrame) {
+				w.kill("broke the control protocol: "+err.Error(), false)
+			}
+			return
+		}
+		switch typ {
+		case wire.TypeResult:
+			res, err := wire.ParseResult(body)
+			if err != nil {
+				w.kill("broke the control protocol: "+err.Error(), false)
+				return
+			}
+			w.mu.Lock()
+			t := w.inflight[res.ID]
+			delete(w.inflight, res.ID)
+			w.mu.Unlock()
+			if t == nil {
+				continue
+			}
+			if t.kind != abi.CallProcess {
+				<-w.slots
+			}
+			if res.Err != nil {
+				if err := fromWire(res.Err); err != errCancelled {
+					t.finish(nil, err)
+				}
+				continue
+			}
+			t.finish(res.Output, nil)
+		case wire.TypeLog:
+			l, err := wire.ParseLog(body)
+			if err != nil {
+				w.kill("broke the control protocol: "+err.Error(), false)
+				return
+			}
+			w.mu.Lock()
+			t := w.inflight[l.ID]
+			w.mu.Unlock()
+			o := Output{CallID: l.ID, Stream: int(l.Stream), Data: l.Data}
+			if l.Stream >= wire.StreamLog {
+				o.Stream, o.Level = Log, abi.LogLevel(l.Stream-wire.StreamLog)
+			}
+			var proc *Process
+			if t != nil {
+				o.Function, proc = t.fn, t.proc
+			}
+			w.p.deliver(o, proc)
+		default:
+			w.kill(fmt.Sprintf("sent an unexpected frame type %d", typ), false)
+			return
+		}
+	}
+}
+
+// cancel asks the worker to drop or stop t, which has finished already.
+func (w *workerProc) cancel(t *task) {
+	w.w.Send(wire.AppendCancel(nil, t.id))
+}
+
+// kill ends the worker process with SIGKILL, recording why and whether the
+// pool meant to (deliberate) or the worker misbehaved.
+func (w *workerProc) kill(reason string, deliberate bool) {
+	w.mu.Lock()
+	if w.killReason == "" {
+		w.killReason, w.deliberate = reason, deliberate
+	}
+	w.mu.Unlock()
+	w.cmd.Process.Kill()
+}
+
+// stop ends the worker for Close: EOF on its control channel asks it to
+// exit; after grace it is killed. It returns once its calls are settled.
+func (w *workerProc) stop(grace time.Duration) {
+	w.mu.Lock()
+	if w.killReason == "" {
+		w.killReason = "the pool was closed"
+	}
+	w.mu.Unlock()
+	w.w.Close()
+	w.conn.(*net.UnixConn).CloseWrite()
+	select {
+	case <-w.exited:
+		return
+	case <-time.After(grace):
+	}
+	w.cmd.Process.Kill()
+	<-w.exited
+}
+
+// waitExit waits for the process to end and settles every call it held:
+// a process call fails, a task call is retried or fails.
+func (w *workerProc) waitExit() {
+	defer w.p.wg.Done()
+	waitErr := w.cmd.Wait()
+	w.conn.Close()
+	w.w.Close()
+	w.mu.Lock()
+	w.dead = true
+	held := w.inflight
+	w.inflight = nil
+	reason, deliberate := w.killReason, w.deliberate
+	w.mu.Unlock()
+	close(w.gone)
+
+	exitErr := &WorkerExitError{Worker: w.slot, PID: w.pid, ExitCode: -1, Reason: reason, Stderr: w.stderr.String()}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		exitErr.ExitCode = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			exitErr.Signal = ws.Signal().String()
+		}
+	} else if waitErr == nil {
+		exitErr.ExitCode = 0
+	}
+	// The worker ended itself to stop a call the pool cancelled: the
+	// other calls it held are not at fault.
+	if exitErr.ExitCode == worker.ExitCancelled {
+		deliberate = true
+		if exitErr.Reason == "" {
+			exitErr.Reason = "stopped by the pool to end a cancelled call"
+		}
+	}
+	closed := w.p.isClosed()
+	for _, t := range held {
+		switch {
+		case closed:
+			t.finish(nil, ErrClosed)
+		case t.kind == abi.CallProcess:
+			t.finish(nil, exitErr)
+		case deliberate || t.attemptCount() <= t.retries:
+			if t.requeue(deliberate) {
+				w.p.queue.pushFront(t)
+			}
+		default:
+			e := *exitErr
+			e.Attempts = t.attemptCount()
+			t.finish(nil, &e)
+		}
+	}
+	close(w.exited)
+}
+
+// supervise replaces the slot's worker whenever it dies, until Close.
+func (p *Pool) supervise(slot int, w *workerProc) {
+	defer p.wg.Done()
+	backoff := 10 * time.Millisecond
+	for {
+		started := time.Now()
+		select {
+		case <-w.exited:
+		case <-p.done:
+			return
+		}
+		if time.Since(started) > 10*time.Second {
+			backoff = 10 * time.Millisecond
+		}
+		for {
+			nw, err := p.startWorker(context.Background(), slot)
+			if err == nil {
+				p.mu.Lock()
+				if p.closed {
+					p.mu.Unlock()
+					nw.stop(0)
+					return
+				}
+				p.workers[slot] = nw
+				p.mu.Unlock()
+				w = nw
+				break
+			}
+			select {
+			case <-time.After(backoff):
+			case <-p.done:
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if over := len(t.b) - t.max; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
