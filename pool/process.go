@@ -86,7 +86,7 @@ func (pr *Process) exit(out []byte, err error, _ *workerProc) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	var (
-		exit *GuestExitError
+		exit  *GuestExitError
 		wexit *WorkerExitError
 	)
 	switch {

@@ -198,7 +198,8 @@ func (s *server) executor() {
 	var inst *host.Instance
 	out := &output{s: s}
 	for c := range s.queue {
-		if !s.start(c) {
+		ctx, stop, ok := s.start(c)
+		if !ok {
 			continue
 		}
 		if inst == nil {
@@ -207,12 +208,13 @@ func (s *server) executor() {
 				Stdout: out.stream(wire.StreamStdout), Stderr: out.stream(wire.StreamStderr), Log: out.log,
 			})
 			if err != nil {
+				s.retire(c.ID, stop)
 				s.finish(c, nil, err)
 				continue
 			}
 		}
 		out.id = c.ID
-		res, err := s.call(inst, c)
+		res, err := s.call(ctx, stop, inst, c)
 		s.finish(c, res, err)
 		if inst.Broken() != nil {
 			inst.Close(context.Background())
@@ -223,7 +225,8 @@ func (s *server) executor() {
 
 // run runs a process call on a fresh instance of its own.
 func (s *server) run(c *wire.Call) {
-	if !s.start(c) {
+	ctx, stop, ok := s.start(c)
+	if !ok {
 		return
 	}
 	out := &output{s: s, id: c.ID}
@@ -231,48 +234,63 @@ func (s *server) run(c *wire.Call) {
 		Stdout: out.stream(wire.StreamStdout), Stderr: out.stream(wire.StreamStderr), Log: out.log,
 	})
 	if err != nil {
+		s.retire(c.ID, stop)
 		s.finish(c, nil, err)
 		return
 	}
-	res, err := s.call(inst, c)
+	res, err := s.call(ctx, stop, inst, c)
 	inst.Close(context.Background())
 	s.finish(c, res, err)
 }
 
-// start moves c from queued to running, or answers it unstarted when it was
-// cancelled or its deadline passed while it waited.
-func (s *server) start(c *wire.Call) bool {
-	s.mu.Lock()
-	live := s.queued[c.ID]
-	delete(s.queued, c.ID)
-	s.mu.Unlock()
-	switch {
-	case !live:
-		s.reply(&wire.Result{ID: c.ID, Err: &wire.Error{Kind: wire.KindCancelled, Function: c.Name}})
-		return false
-	case c.Deadline != 0 && time.Now().UnixNano() > c.Deadline:
-		s.reply(&wire.Result{ID: c.ID, Err: &wire.Error{Kind: wire.KindDeadline, Function: c.Name}})
-		return false
-	}
-	return true
-}
-
-func (s *server) call(inst *host.Instance, c *wire.Call) ([]byte, error) {
+// start moves c from queued to running in one step under the lock, so a
+// Cancel always finds the call in one of the two maps, or answers it
+// unstarted when it was cancelled or its deadline passed while it waited.
+// It returns the context to run c under and its cancel function.
+func (s *server) start(c *wire.Call) (context.Context, context.CancelFunc, bool) {
 	ctx, stop := context.Background(), context.CancelFunc(func() {})
 	if s.intr && c.Deadline != 0 {
 		ctx, stop = context.WithDeadline(ctx, time.Unix(0, c.Deadline))
 	} else if s.intr {
 		ctx, stop = context.WithCancel(ctx)
 	}
-	defer stop()
 	s.mu.Lock()
-	s.cancel[c.ID] = stop
+	live := s.queued[c.ID]
+	delete(s.queued, c.ID)
+	expired := c.Deadline != 0 && time.Now().UnixNano() > c.Deadline
+	if live && !expired {
+		s.cancel[c.ID] = stop
+	}
 	s.mu.Unlock()
+	switch {
+	case !live:
+		stop()
+		s.reply(&wire.Result{ID: c.ID, Err: &wire.Error{Kind: wire.KindCancelled, Function: c.Name}})
+		return nil, nil, false
+	case expired:
+		stop()
+		s.reply(&wire.Result{ID: c.ID, Err: &wire.Error{Kind: wire.KindDeadline, Function: c.Name}})
+		return nil, nil, false
+	}
+	return ctx, stop, true
+}
+
+// call runs c, which start admitted, and retires it from the running map.
+func (s *server) call(ctx context.Context, stop context.CancelFunc, inst *host.Instance, c *wire.Call) ([]byte, error) {
+	defer stop()
 	out, err := inst.Call(ctx, abi.CallKind(c.Kind), c.Name, c.Input)
 	s.mu.Lock()
 	delete(s.cancel, c.ID)
 	s.mu.Unlock()
 	return out, err
+}
+
+// retire forgets a running call that ends without reaching the guest.
+func (s *server) retire(id uint64, stop context.CancelFunc) {
+	stop()
+	s.mu.Lock()
+	delete(s.cancel, id)
+	s.mu.Unlock()
 }
 
 func (s *server) finish(c *wire.Call, out []byte, err error) {

@@ -1,0 +1,606 @@
+package pool
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/worker"
+)
+
+func testModule(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../testdata/" + name)
+	require.NoError(t, err)
+	return b
+}
+
+// newTestPool starts a pool of the test guest and closes it when the test
+// ends.
+func newTestPool(t testing.TB, cfg Config) *Pool {
+	t.Helper()
+	if cfg.Module == nil {
+		cfg.Module = testModule(t, "testguest.wasm")
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 2
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = testCache
+	}
+	if cfg.Output == nil {
+		cfg.Output = func(Output) {}
+	}
+	p, err := New(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func u64(x uint64) []byte { return binary.LittleEndian.AppendUint64(nil, x) }
+
+func TestNew_badModules(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		file string
+		want any
+	}{
+		{"bad/notwasm.wasm", new(*CompileError)},
+		{"bad/badimport.wasm", new(*ImportError)},
+		{"bad/noexports.wasm", new(*ExportError)},
+		{"bad/oldabi.wasm", new(*VersionError)},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			_, err := New(ctx, Config{Module: testModule(t, tc.file), Workers: 1, CacheDir: testCache})
+			require.ErrorAs(t, err, tc.want)
+		})
+	}
+	_, err := New(ctx, Config{})
+	require.ErrorContains(t, err, "Module is empty")
+}
+
+func TestCall(t *testing.T) {
+	p := newTestPool(t, Config{})
+	ctx := context.Background()
+
+	out, err := p.Call(ctx, "upper", []byte("hello"))
+	require.NoError(t, err)
+	require.Equal(t, "HELLO", string(out))
+
+	out, err = p.Call(ctx, "double", u64(21))
+	require.NoError(t, err)
+	require.Equal(t, u64(42), out)
+
+	sum, err := CallTyped[int](ctx, p, "add", []int{1, 2, 3})
+	require.NoError(t, err)
+	require.Equal(t, 6, sum)
+
+	var te *TaskError
+	_, err = p.Call(ctx, "fail", []byte("x"))
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, "failed on purpose: x", te.Message)
+
+	_, err = p.Call(ctx, "panic", nil)
+	require.ErrorAs(t, err, &te)
+	require.True(t, strings.HasPrefix(te.Message, "panic: panicked on purpose"), te.Message)
+
+	var ie *InvalidInputError
+	_, err = p.Call(ctx, "add", []byte("not cbor"))
+	require.ErrorAs(t, err, &ie)
+	_, err = CallTyped[int](ctx, p, "add", "a string, not a list")
+	require.ErrorAs(t, err, &ie)
+
+	var fe *FunctionError
+	_, err = p.Call(ctx, "no_such_function", nil)
+	require.ErrorIs(t, err, ErrUnknownFunction)
+	require.ErrorAs(t, err, &fe)
+	_, err = p.Call(ctx, "hello", nil)
+	require.ErrorIs(t, err, ErrUnknownFunction, "a process called as a task")
+	require.ErrorIs(t, p.Process("echo").Start(ctx), ErrUnknownFunction, "a task started as a process")
+}
+
+// TestCall_guestFailures runs each kind of guest failure on a one-worker
+// pool and checks that the next call on the same worker succeeds: a broken
+// instance is discarded, never reused, and the worker keeps serving.
+func TestCall_guestFailures(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1, MemoryLimitPages: 2048})
+	ctx := context.Background()
+	pid := p.PIDs()[0]
+	for _, tc := range []struct {
+		fn    string
+		check func(t *testing.T, err error)
+	}{
+		{"trap", func(t *testing.T, err error) {
+			var e *TrapError
+			require.ErrorAs(t, err, &e)
+			require.Contains(t, e.Message, "out of bounds memory access")
+			require.Contains(t, e.Stack, "wasmpool_call")
+		}},
+		{"exit", func(t *testing.T, err error) {
+			var e *GuestExitError
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, uint32(3), e.Code)
+		}},
+		{"deadlock", func(t *testing.T, err error) {
+			var e *TrapError
+			require.ErrorAs(t, err, &e)
+			require.Contains(t, e.Stderr, "deadlock")
+		}},
+		{"oom", func(t *testing.T, err error) {
+			var e *TrapError
+			require.ErrorAs(t, err, &e)
+			require.Contains(t, e.Stderr, "out of memory")
+		}},
+	} {
+		t.Run(tc.fn, func(t *testing.T) {
+			_, err := p.Call(ctx, tc.fn, nil)
+			tc.check(t, err)
+			out, err := p.Call(ctx, "upper", []byte("after "+tc.fn))
+			require.NoError(t, err)
+			require.Equal(t, strings.ToUpper("after "+tc.fn), string(out))
+			require.Equal(t, []int{pid}, p.PIDs(), "the worker survives a guest failure")
+		})
+	}
+}
+
+func TestCall_badPointers(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1})
+	out, err := p.Call(context.Background(), "badptr", nil)
+	require.NoError(t, err)
+	require.Equal(t, []byte{byte(abi.EFAULT), byte(abi.EINVAL), byte(abi.EMSGSIZE), byte(abi.EFAULT), byte(abi.EFAULT), byte(abi.EMSGSIZE)}, out)
+}
+
+func TestCall_tooLarge(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1, MaxMessageSize: 1 << 20})
+	ctx := context.Background()
+	_, err := p.Call(ctx, "echo", make([]byte, 2<<20))
+	require.ErrorIs(t, err, ErrTooLarge)
+	_, err = p.Call(ctx, "big", []byte(strconv.Itoa(2<<20)))
+	require.ErrorIs(t, err, ErrTooLarge)
+	out, err := p.Call(ctx, "big", []byte(strconv.Itoa(512<<10)))
+	require.NoError(t, err)
+	require.Len(t, out, 512<<10)
+}
+
+// TestCall_timeoutStopsWork: a runaway guest cannot be preempted, so its
+// deadline ends its worker; the call behind it on the same worker is not at
+// fault and runs on the replacement.
+func TestCall_timeoutStopsWork(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1})
+	before := p.PIDs()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	runaway := p.Submit(ctx, "loop", nil)
+	behind := p.Submit(context.Background(), "upper", []byte("innocent"))
+	_, err := runaway.Wait(context.Background())
+	var te *TimeoutError
+	require.ErrorAs(t, err, &te)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(start), 5*time.Second)
+
+	out, err := behind.Wait(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "INNOCENT", string(out))
+	require.Eventually(t, func() bool { pid := p.PIDs()[0]; return pid != 0 && pid != before }, 10*time.Second, 10*time.Millisecond)
+	require.False(t, alive(before), "the runaway's worker is gone")
+}
+
+func TestCall_interruptible(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1, Interruptible: true})
+	pid := p.PIDs()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := p.Call(ctx, "loop", nil)
+	require.ErrorIs(t, err, ErrTimeout)
+	out, err := p.Call(context.Background(), "upper", []byte("x"))
+	require.NoError(t, err)
+	require.Equal(t, "X", string(out))
+	require.Equal(t, []int{pid}, p.PIDs(), "an interruptible guest is stopped without ending its worker")
+}
+
+func TestCall_queuedDeadline(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1})
+	busy := p.Submit(context.Background(), "sleep", []byte("300"))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := p.Call(ctx, "upper", []byte("late"))
+	require.ErrorIs(t, err, ErrTimeout, "a call that never started times out")
+	_, err = busy.Wait(context.Background())
+	require.NoError(t, err, "the running call is not disturbed")
+}
+
+func TestMap(t *testing.T) {
+	p := newTestPool(t, Config{})
+	ctx := context.Background()
+	inputs := make([][]byte, 10_000)
+	for i := range inputs {
+		inputs[i] = u64(uint64(i))
+	}
+	for name, opts := range map[string][]MapOption{
+		"default": nil, "chunk=1": {ChunkSize(1)}, "chunk=7": {ChunkSize(7)}, "chunk=all": {ChunkSize(1 << 20)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := p.Map(ctx, "double", inputs, opts...)
+			require.NoError(t, err)
+			require.Len(t, out, len(inputs))
+			for i, o := range out {
+				if binary.LittleEndian.Uint64(o) != 2*uint64(i) {
+					t.Fatalf("item %d = %d", i, binary.LittleEndian.Uint64(o))
+				}
+			}
+		})
+	}
+	out, err := p.Map(ctx, "double", nil)
+	require.NoError(t, err)
+	require.Empty(t, out)
+
+	sums, err := MapTyped[int](ctx, p, "add", [][]int{{1}, {2, 3}, {}})
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 5, 0}, sums)
+}
+
+func TestMap_itemError(t *testing.T) {
+	p := newTestPool(t, Config{})
+	inputs := make([][]byte, 100)
+	for i := range inputs {
+		inputs[i] = u64(uint64(i))
+	}
+	inputs[37], inputs[80] = []byte("bad"), []byte("worse")
+	out, err := p.Map(context.Background(), "double", inputs, ChunkSize(10))
+	var ie *ItemError
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, 37, ie.Index, "the failure with the lowest index")
+	var te *TaskError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, u64(0), out[0], "outputs of items that succeeded are kept")
+
+	_, err = p.Map(context.Background(), "nope", inputs)
+	require.ErrorIs(t, err, ErrUnknownFunction)
+}
+
+func TestMapUnordered(t *testing.T) {
+	p := newTestPool(t, Config{})
+	const n = 2000
+	inputs := func(yield func([]byte) bool) {
+		for i := range n {
+			if !yield(u64(uint64(i))) {
+				return
+			}
+		}
+	}
+	seen := make([]bool, n)
+	for r := range p.MapUnordered(context.Background(), "double", inputs, ChunkSize(3), InFlight(30)) {
+		require.NoError(t, r.Err)
+		require.False(t, seen[r.Index], "item %d twice", r.Index)
+		seen[r.Index] = true
+		require.Equal(t, 2*uint64(r.Index), binary.LittleEndian.Uint64(r.Output))
+	}
+	require.NotContains(t, seen, false)
+
+	// Stop early from an endless input: the iteration ends and nothing hangs.
+	endless := func(yield func([]byte) bool) {
+		for i := uint64(0); ; i++ {
+			if !yield(u64(i)) {
+				return
+			}
+		}
+	}
+	got := 0
+	for r := range p.MapUnordered(context.Background(), "double", endless) {
+		require.NoError(t, r.Err)
+		if got++; got == 100 {
+			break
+		}
+	}
+	out, err := p.Call(context.Background(), "upper", []byte("still serving"))
+	require.NoError(t, err)
+	require.Equal(t, "STILL SERVING", string(out))
+}
+
+// TestMap_workerKilled kills a worker with SIGKILL in the middle of a Map.
+// Without retries its calls fail with *WorkerExitError; with retries the Map
+// completes. Either way Map returns and the pool serves the next call.
+func TestMap_workerKilled(t *testing.T) {
+	inputs := make([][]byte, 60)
+	for i := range inputs {
+		inputs[i] = []byte("20") // each item spins 20 ms
+	}
+	for _, retries := range []int{0, 2} {
+		t.Run(fmt.Sprintf("retries=%d", retries), func(t *testing.T) {
+			p := newTestPool(t, Config{Retries: retries})
+			victim := p.PIDs()[0]
+			go func() {
+				time.Sleep(150 * time.Millisecond)
+				syscall.Kill(victim, syscall.SIGKILL)
+			}()
+			out, err := p.Map(context.Background(), "spin", inputs, ChunkSize(1))
+			if retries == 0 {
+				var we *WorkerExitError
+				require.ErrorAs(t, err, &we)
+				require.Equal(t, victim, we.PID)
+				require.Equal(t, "killed", we.Signal)
+			} else {
+				require.NoError(t, err)
+				for i, o := range out {
+					require.Equal(t, "20", string(o), "item %d", i)
+				}
+			}
+			require.Eventually(t, func() bool { return !slices.Contains(p.PIDs(), 0) && !slices.Contains(p.PIDs(), victim) },
+				10*time.Second, 10*time.Millisecond, "the slot gets a new worker")
+			res, err := p.Map(context.Background(), "upper", [][]byte{[]byte("a"), []byte("b")})
+			require.NoError(t, err)
+			require.Equal(t, [][]byte{[]byte("A"), []byte("B")}, res)
+		})
+	}
+}
+
+func TestProcess(t *testing.T) {
+	p := newTestPool(t, Config{})
+	ctx := context.Background()
+
+	var stdout bytes.Buffer
+	pr := p.Process("hello", []byte("big"), []byte("world"))
+	pr.Stdout = &stdout
+	require.Equal(t, -1, pr.ExitCode())
+	require.False(t, pr.IsAlive())
+	require.ErrorIs(t, pr.Join(ctx), ErrNotStarted)
+	require.NoError(t, pr.Start(ctx))
+	require.ErrorIs(t, pr.Start(ctx), ErrStarted)
+	require.NoError(t, pr.Join(ctx))
+	require.Equal(t, 0, pr.ExitCode())
+	require.NoError(t, pr.Err())
+	require.Equal(t, "hello big world\n", stdout.String())
+
+	for _, tc := range []struct {
+		fn   string
+		args []string
+		code int
+		err  any
+	}{
+		{"exitcode", []string{"7"}, 7, new(*GuestExitError)},
+		{"exitcode", []string{"0"}, 0, nil},
+		{"fails", nil, 1, new(*TaskError)},
+	} {
+		args := make([][]byte, len(tc.args))
+		for i, a := range tc.args {
+			args[i] = []byte(a)
+		}
+		pr := p.Process(tc.fn, args...)
+		require.NoError(t, pr.Start(ctx))
+		require.NoError(t, pr.Join(ctx))
+		require.Equal(t, tc.code, pr.ExitCode(), "%s %v", tc.fn, tc.args)
+		if tc.err != nil {
+			require.ErrorAs(t, pr.Err(), tc.err)
+		} else {
+			require.NoError(t, pr.Err())
+		}
+	}
+}
+
+func TestProcess_terminateAndKill(t *testing.T) {
+	p := newTestPool(t, Config{})
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		stop func(*Process) error
+		code int
+	}{
+		{"terminate", (*Process).Terminate, -15},
+		{"kill", (*Process).Kill, -9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr := p.Process("wait", []byte("60000"))
+			require.NoError(t, pr.Start(ctx))
+			require.Eventually(t, pr.IsAlive, time.Second, time.Millisecond)
+			time.Sleep(50 * time.Millisecond) // let it reach the worker
+			require.NoError(t, tc.stop(pr))
+			jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			require.NoError(t, pr.Join(jctx))
+			require.Equal(t, tc.code, pr.ExitCode())
+			require.False(t, pr.IsAlive())
+			out, err := p.Call(ctx, "upper", []byte("x"))
+			require.NoError(t, err)
+			require.Equal(t, "X", string(out))
+		})
+	}
+	t.Run("deadline", func(t *testing.T) {
+		dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		defer cancel()
+		pr := p.Process("wait", []byte("60000"))
+		require.NoError(t, pr.Start(dctx))
+		require.NoError(t, pr.Join(ctx))
+		require.Equal(t, -15, pr.ExitCode())
+		require.ErrorIs(t, pr.Err(), ErrTimeout)
+	})
+}
+
+// TestProcess_manyAtOnce starts more processes than workers: each has an
+// instance of its own and they run concurrently, like the article's five
+// processes printing their argument.
+func TestProcess_manyAtOnce(t *testing.T) {
+	p := newTestPool(t, Config{})
+	ctx := context.Background()
+	var mu sync.Mutex
+	var lines []string
+	var procs []*Process
+	for i := range 5 {
+		pr := p.Process("hello", []byte(fmt.Sprint(i)))
+		pr.Stdout = writerFunc(func(b []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			lines = append(lines, string(b))
+			return len(b), nil
+		})
+		require.NoError(t, pr.Start(ctx))
+		procs = append(procs, pr)
+	}
+	start := time.Now()
+	for _, pr := range procs {
+		require.NoError(t, pr.Join(ctx))
+		require.Equal(t, 0, pr.ExitCode())
+	}
+	slices.Sort(lines)
+	require.Equal(t, []string{"hello 0\n", "hello 1\n", "hello 2\n", "hello 3\n", "hello 4\n"}, lines)
+	t.Logf("5 processes in %v", time.Since(start))
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+func TestOutput(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	p := newTestPool(t, Config{Workers: 1, Output: func(o Output) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, fmt.Sprintf("%s %d %s %q", o.Function, o.Stream, o.Level, o.Data))
+	}})
+	_, err := p.Call(context.Background(), "print", []byte("x"))
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{`print 1 debug "out: x\n"`, `print 2 debug "err: x\n"`, `print 3 info "log: x"`}, got)
+}
+
+func TestClose(t *testing.T) {
+	p := newTestPool(t, Config{})
+	pids := p.PIDs()
+	running := p.Submit(context.Background(), "loop", nil)
+	queued := p.Submit(context.Background(), "upper", nil)
+	proc := p.Process("wait", []byte("60000"))
+	require.NoError(t, proc.Start(context.Background()))
+	time.Sleep(50 * time.Millisecond)
+	start := time.Now()
+	require.NoError(t, p.Close())
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.NoError(t, p.Close(), "Close is idempotent")
+	for _, f := range []*Future{running, queued} {
+		_, err := f.Wait(context.Background())
+		require.ErrorIs(t, err, ErrClosed)
+	}
+	require.NoError(t, proc.Join(context.Background()))
+	require.Equal(t, -9, proc.ExitCode())
+	_, err := p.Call(context.Background(), "upper", nil)
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, p.Process("hello").Start(context.Background()), ErrClosed)
+	for _, pid := range pids {
+		require.False(t, alive(pid), "worker %d outlived Close", pid)
+	}
+}
+
+// TestParentDeath kills a parent process with SIGKILL and checks that its
+// workers die with it.
+func TestParentDeath(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), helperEnv+"=parent", "WASMPOOL_TEST_MODULE=../testdata/testguest.wasm", "WASMPOOL_TEST_CACHE="+testCache)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	var pids []int
+	buf := make([]byte, 4096)
+	var text string
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(text, "ready") && time.Now().Before(deadline) {
+		n, err := stdout.Read(buf)
+		text += string(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	require.Contains(t, text, "ready", "helper output: %s", text)
+	for _, f := range strings.Fields(text) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	require.Len(t, pids, 2)
+	for _, pid := range pids {
+		require.True(t, alive(pid))
+	}
+	require.NoError(t, cmd.Process.Kill())
+	cmd.Wait()
+	start := time.Now()
+	require.Eventually(t, func() bool { return !alive(pids[0]) && !alive(pids[1]) }, 2*time.Second, 5*time.Millisecond,
+		"workers outlived their parent")
+	t.Logf("workers gone %v after the parent", time.Since(start))
+}
+
+// TestWorker_startedByHand runs the binary with the worker cookie but no
+// pool: it explains itself and exits with ExitUsage.
+func TestWorker_startedByHand(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), worker.EnvCookie+"=1:0123")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, worker.ExitUsage, ee.ExitCode())
+	require.Contains(t, string(out), "not by a wasmpool pool")
+}
+
+// TestCall_hammer submits a mix of good and failing calls from many
+// goroutines and checks every answer.
+func TestCall_hammer(t *testing.T) {
+	p := newTestPool(t, Config{Concurrency: 2})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for i := range 200 {
+				x := r.Uint64() >> 2
+				switch r.IntN(10) {
+				case 0:
+					var te *TaskError
+					if _, err := p.Call(ctx, "fail", nil); !errors.As(err, &te) {
+						errs <- fmt.Errorf("fail: %v", err)
+					}
+				case 1:
+					var tr *TrapError
+					if _, err := p.Call(ctx, "trap", nil); !errors.As(err, &tr) {
+						errs <- fmt.Errorf("trap: %v", err)
+					}
+				default:
+					out, err := p.Call(ctx, "double", u64(x))
+					if err != nil || binary.LittleEndian.Uint64(out) != 2*x {
+						errs <- fmt.Errorf("goroutine %d call %d: %v %x", g, i, err, out)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestConfig_invalid(t *testing.T) {
+	_, err := New(context.Background(), Config{Module: []byte{0}, Workers: -1})
+	assert.Error(t, err)
+}
