@@ -280,82 +280,60 @@ func (r *Reader) Next() (Type, []byte, error) {
 	return t, body, nil
 }
 
-// Writer sends frames from many goroutines through one writer goroutine,
-// which writes every frame queued while it was busy before it flushes: one
-// system call carries many small frames under load.
+// Writer sends frames from many goroutines. A sender writes its frame
+// itself, under a lock, and the last of the senders queued on the lock
+// flushes: an idle channel costs one system call per frame and no goroutine
+// hand-off, a busy one carries many frames per system call.
 type Writer struct {
-	ch   chan []byte
-	done chan struct{}
-	// mu orders Send (read-locked, may block on a full channel while the
-	// loop drains it) before Close (write-locked, closes the channel).
-	mu     sync.RWMutex
-	closed bool
-	err    atomic.Pointer[error] // the first write error
+	waiting atomic.Int32 // senders inside Send
+	mu      sync.Mutex
+	bw      *bufio.Writer
+	err     error
+	closed  bool
 }
 
-// NewWriter starts the writer goroutine. Close stops it.
+// NewWriter returns a Writer on w. Close flushes it.
 func NewWriter(w io.Writer) *Writer {
-	wr := &Writer{ch: make(chan []byte, 4096), done: make(chan struct{})}
-	go wr.loop(bufio.NewWriterSize(w, 256<<10))
-	return wr
-}
-
-func (w *Writer) loop(bw *bufio.Writer) {
-	defer close(w.done)
-	var err error
-	for f := range w.ch {
-		if err != nil {
-			continue
-		}
-		_, err = bw.Write(f)
-		for more := true; more && err == nil; {
-			select {
-			case f, ok := <-w.ch:
-				if !ok {
-					more = false
-					break
-				}
-				_, err = bw.Write(f)
-			default:
-				more = false
-			}
-		}
-		if err == nil {
-			err = bw.Flush()
-		}
-		if err != nil {
-			w.err.CompareAndSwap(nil, &err)
-		}
-	}
+	return &Writer{bw: bufio.NewWriterSize(w, 256<<10)}
 }
 
 // ErrWriterClosed is returned by Send after Close.
 var ErrWriterClosed = errors.New("wire: writer closed")
 
-// Send queues a frame; the Writer owns it afterwards. It returns the error
-// of an earlier failed write, if any.
+// Send writes a frame, flushing unless another sender is about to. It
+// returns the error of this or an earlier failed write.
 func (w *Writer) Send(frame []byte) error {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
+	w.waiting.Add(1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last := w.waiting.Add(-1) == 0
+	switch {
+	case w.closed:
 		return ErrWriterClosed
+	case w.err != nil:
+		return w.err
 	}
-	if err := w.err.Load(); err != nil {
-		return *err
+	if _, err := w.bw.Write(frame); err != nil {
+		w.err = err
+		return err
 	}
-	w.ch <- frame
-	return nil
+	if last {
+		w.err = w.bw.Flush()
+	}
+	return w.err
 }
 
-// Close flushes queued frames and stops the writer goroutine. It is
-// idempotent.
+// Close flushes what was sent and refuses further frames. It is idempotent
+// and does not close the underlying writer.
 func (w *Writer) Close() error {
 	w.mu.Lock()
-	if !w.closed {
-		w.closed = true
-		close(w.ch)
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
 	}
-	w.mu.Unlock()
-	<-w.done
-	return nil
+	w.closed = true
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	return w.err
 }

@@ -189,7 +189,10 @@ func (s *server) cancelCall(id uint64) int {
 		stop()
 		return 0
 	}
-	s.w.Close() // flush what is already queued, such as finished results
+	// Flush finished results, then exit at once: unwinding would close
+	// the runtime under the guest that is still running.
+	s.w.Close()
+	os.Exit(ExitCancelled)
 	return ExitCancelled
 }
 
