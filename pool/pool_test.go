@@ -481,7 +481,8 @@ func TestOutput(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	p := newTestPool(t, Config{})
+	// One worker, so the second call is stuck behind the runaway.
+	p := newTestPool(t, Config{Workers: 1})
 	pids := p.PIDs()
 	running := p.Submit(context.Background(), "loop", nil)
 	queued := p.Submit(context.Background(), "upper", nil)

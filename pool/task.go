@@ -137,12 +137,13 @@ func (q *taskQueue) signal() {
 	}
 }
 
-// pop returns the next task, waiting until there is one or stop is closed
-// (then it returns nil).
-func (q *taskQueue) pop(stop <-chan struct{}) *task {
+// pop returns the next task once the queue holds at least minLen() of
+// them (minLen is re-read whenever stop's siblings wake it), waiting for a
+// push, for recheck, or for stop (then it returns nil).
+func (q *taskQueue) pop(stop, recheck <-chan struct{}, minLen func() int) *task {
 	for {
 		q.mu.Lock()
-		if q.head < len(q.items) {
+		if n := len(q.items) - q.head; n > 0 && n >= minLen() {
 			t := q.items[q.head]
 			q.items[q.head] = nil
 			q.head++
@@ -163,6 +164,7 @@ func (q *taskQueue) pop(stop <-chan struct{}) *task {
 		q.mu.Unlock()
 		select {
 		case <-wake:
+		case <-recheck:
 		case <-stop:
 			return nil
 		}

@@ -49,6 +49,7 @@ type workerProc struct {
 	w      *wire.Writer
 	stderr *tailBuffer
 	slots  chan struct{} // room for task calls: Concurrency + Prefetch
+	freed  chan struct{} // signalled when a task call leaves slots
 	gone   chan struct{} // closed when the worker is found dead
 	exited chan struct{} // closed when its calls have been settled
 	once   sync.Once
@@ -84,6 +85,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		slot:     slot,
 		stderr:   &tailBuffer{max: 4096},
 		slots:    make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
+		freed:    make(chan struct{}, 1),
 		gone:     make(chan struct{}),
 		exited:   make(chan struct{}),
 		inflight: map[uint64]*task{},
@@ -176,7 +178,7 @@ func (w *workerProc) feed() {
 		case <-w.gone:
 			return
 		}
-		t := w.p.queue.pop(w.gone)
+		t := w.p.queue.pop(w.gone, w.freed, w.minQueue)
 		if t == nil {
 			return
 		}
@@ -185,6 +187,17 @@ func (w *workerProc) feed() {
 			<-w.slots
 		}
 	}
+}
+
+// minQueue is how many calls must be queued before this worker takes one.
+// A call it cannot start at once (a prefetch) is only taken while the queue
+// holds one for every worker: at the tail of a Map, the last calls go to
+// whichever worker frees up first instead of waiting behind a busy one.
+func (w *workerProc) minQueue() int {
+	if len(w.slots) > w.p.cfg.Concurrency {
+		return w.p.cfg.Workers
+	}
+	return 1
 }
 
 // send hands t to the worker. It reports false if t was not sent (finished
@@ -238,9 +251,18 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			}
 			if t.kind != abi.CallProcess {
 				<-w.slots
+				select {
+				case w.freed <- struct{}{}:
+				default:
+				}
 			}
 			if res.Err != nil {
-				if err := fromWire(res.Err); err != errCancelled {
+				err := fromWire(res.Err)
+				var te *TimeoutError
+				if errors.As(err, &te) {
+					te.Deadline = t.deadline
+				}
+				if err != errCancelled {
 					t.finish(nil, err)
 				}
 				continue

@@ -325,7 +325,9 @@ func toWire(fn string, err error) *wire.Error {
 		return &wire.Error{Kind: wire.KindCall, Function: fn, Code: uint32(call.Errno)}
 	case errors.Is(err, host.ErrTooLarge):
 		return &wire.Error{Kind: wire.KindTooLarge, Function: fn}
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		return &wire.Error{Kind: wire.KindDeadline, Function: fn, Message: err.Error()}
+	case errors.Is(err, context.Canceled):
 		return &wire.Error{Kind: wire.KindInterrupt, Function: fn, Message: err.Error()}
 	}
 	return &wire.Error{Kind: wire.KindInternal, Function: fn, Message: err.Error()}
