@@ -278,14 +278,7 @@ func signature(f api.FunctionDefinition) string {
 }
 
 func abiSignature(s abi.Signature) string {
-	conv := func(ts []abi.ValueType) []api.ValueType {
-		out := make([]api.ValueType, len(ts))
-		for i, t := range ts {
-			out[i] = api.ValueType(t)
-		}
-		return out
-	}
-	return "(" + valueTypes(conv(s.Params)) + ") (" + valueTypes(conv(s.Results)) + ")"
+	return "(" + valueTypes(valueTypesOf(s.Params)) + ") (" + valueTypes(valueTypesOf(s.Results)) + ")"
 }
 
 func valueTypes(ts []api.ValueType) string {
