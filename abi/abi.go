@@ -8,6 +8,8 @@
 // so the host and the Go guest SDK share one definition of every layout.
 package abi
 
+import "strconv"
+
 // Version is the ABI version this package describes. A guest reports the
 // version it was built for from its [ExportVersion] export; a host refuses a
 // module whose version differs from its own, naming both.
@@ -170,4 +172,33 @@ func (l LogLevel) String() string {
 		return "error"
 	}
 	return "unknown"
+}
+
+// ObjectKind is the kind of a shared object (queue, pipe, lock, ...). Its
+// numbers are part of the ABI.
+type ObjectKind uint32
+
+// The object kinds.
+const (
+	KindQueue     ObjectKind = 1
+	KindPipe      ObjectKind = 2
+	KindLock      ObjectKind = 3
+	KindRLock     ObjectKind = 4
+	KindSemaphore ObjectKind = 5
+	KindEvent     ObjectKind = 6
+	KindCondition ObjectKind = 7
+	KindBarrier   ObjectKind = 8
+)
+
+var kindNames = [...]string{
+	KindQueue: "queue", KindPipe: "pipe", KindLock: "lock", KindRLock: "rlock",
+	KindSemaphore: "semaphore", KindEvent: "event", KindCondition: "condition", KindBarrier: "barrier",
+}
+
+// String returns the kind's name, such as "queue".
+func (k ObjectKind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.FormatUint(uint64(k), 10) + ")"
 }

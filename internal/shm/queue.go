@@ -1,0 +1,373 @@
+package shm
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"sync/atomic"
+)
+
+// Queue layout. Producer and consumer words sit on separate cache lines.
+//
+// The ring's state is two 64-bit words, each committed by one store:
+// prod = bytes written (low 32) | messages put (high 32), and cons the same
+// for reading. A process killed anywhere leaves the committed state, so a
+// message is wholly in the queue or not at all. Counts are derived from
+// these monotonic counters; JoinableQueue's unfinished count is puts minus
+// task-done calls.
+const (
+	qClosed     = 16
+	qCapMsgs    = 24
+	qMaxMsg     = 28
+	qProd       = 64  // u64, cache line of producers
+	qPutSeq     = 72  // futex word: bumped after every put
+	qGetWaiters = 76  //
+	qCons       = 128 // u64, cache line of consumers
+	qGetSeq     = 136 // futex word: bumped after every get
+	qPutWaiters = 140 //
+	qDone       = 192 // task_done calls; futex word of Join
+	qJoinWaiter = 196
+	qHeader     = 256
+
+	// MinRing and MaxRing bound a queue's ring in bytes.
+	MinRing = 64
+	MaxRing = 1 << 30
+)
+
+// QueueSize returns the arena bytes a queue with a ring of at least ring
+// bytes needs, and the real ring size (the next power of two).
+func QueueSize(ring int) (size uint64, realRing int) {
+	ring = max(ring, MinRing)
+	realRing = 1 << bits.Len(uint(ring-1))
+	return qHeader + uint64(realRing), realRing
+}
+
+// Queue is a view of a bounded multi-producer, multi-consumer queue of
+// byte messages in the arena. A short internal lock guards the ring; waits
+// for room or messages spin, then sleep on a sequence word. Each message
+// costs 4 bytes of ring besides its bytes.
+type Queue struct {
+	lock Lock
+	a    *Arena
+	off  uint64
+	ring []byte
+	mask uint32
+}
+
+func queueAt(a *Arena, off, size uint64) (Queue, error) {
+	n := size - qHeader
+	if size < qHeader+MinRing || n > MaxRing || n&(n-1) != 0 {
+		return Queue{}, ErrCorrupt
+	}
+	return Queue{
+		lock: lockAt(a, off, false), a: a, off: off,
+		ring: a.mem[off+qHeader : off+size : off+size], mask: uint32(n - 1),
+	}, nil
+}
+
+func (q Queue) init(capMsgs, maxMsg uint32) {
+	atomic.StoreUint32(q.a.u32(q.off+qCapMsgs), capMsgs)
+	atomic.StoreUint32(q.a.u32(q.off+qMaxMsg), maxMsg)
+}
+
+func (q Queue) w32(field uint64) *uint32 { return q.a.u32(q.off + field) }
+func (q Queue) w64(field uint64) *uint64 { return q.a.u64(q.off + field) }
+
+// Limits returns the capacity in messages, the ring size in bytes and the
+// largest message.
+func (q Queue) Limits() (capMsgs, ring, maxMsg int) {
+	return int(atomic.LoadUint32(q.w32(qCapMsgs))), len(q.ring), q.maxMsg()
+}
+
+func (q Queue) maxMsg() int {
+	return min(int(atomic.LoadUint32(q.w32(qMaxMsg))), len(q.ring)-4)
+}
+
+// Len returns the number of messages in the queue (a hint).
+func (q Queue) Len() int {
+	p, c := atomic.LoadUint64(q.w64(qProd)), atomic.LoadUint64(q.w64(qCons))
+	return int(int32(uint32(p>>32) - uint32(c>>32)))
+}
+
+// Closed reports whether Close was called.
+func (q Queue) Closed() bool { return atomic.LoadUint32(q.w32(qClosed)) != 0 }
+
+// Unfinished returns the number of messages put and not yet marked done.
+func (q Queue) Unfinished() int {
+	return int(int32(uint32(atomic.LoadUint64(q.w64(qProd))>>32) - atomic.LoadUint32(q.w32(qDone))))
+}
+
+// state reads the committed ring state under the lock and validates it.
+func (q Queue) state() (tail, puts, head, gets uint32, err error) {
+	p, c := atomic.LoadUint64(q.w64(qProd)), atomic.LoadUint64(q.w64(qCons))
+	tail, puts, head, gets = uint32(p), uint32(p>>32), uint32(c), uint32(c>>32)
+	used, n := tail-head, puts-gets
+	if used > uint32(len(q.ring)) || n > used/4 || (n == 0) != (used == 0) {
+		return 0, 0, 0, 0, ErrCorrupt
+	}
+	return tail, puts, head, gets, nil
+}
+
+func (q Queue) write(pos uint32, b []byte) {
+	n := copy(q.ring[pos&q.mask:], b)
+	copy(q.ring, b[n:])
+}
+
+func (q Queue) read(pos uint32, b []byte) {
+	n := copy(b, q.ring[pos&q.mask:])
+	copy(b[n:], q.ring)
+}
+
+// lock takes the internal lock, held for a few copies only. An owner that
+// died holding it is recovered by Table.Recover; the committed state is
+// consistent whatever it was doing, so ErrOwnerDied changes nothing.
+func (q Queue) lockFor(tok Token) {
+	q.lock.Acquire(tok, Forever)
+}
+
+// Put appends msgs in order, blocking while the queue is full. It returns
+// how many were put: all of them, or fewer with the error that stopped it
+// (ErrWouldBlock, ErrTimeout, ErrCanceled, ErrClosed, ErrTooLarge for a
+// message longer than the maximum, ErrCorrupt).
+func (q Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
+	max := q.maxMsg()
+	for _, m := range msgs {
+		if len(m) > max {
+			return 0, ErrTooLarge
+		}
+	}
+	done := 0
+	for {
+		seq := atomic.LoadUint32(q.w32(qGetSeq))
+		n, err := q.tryPut(tok, msgs[done:])
+		done += n
+		if err != nil || done == len(msgs) {
+			return done, err
+		}
+		if n > 0 {
+			continue
+		}
+		if err := q.waitRoom(&wt, seq, len(msgs[done])); err != nil {
+			return done, err
+		}
+	}
+}
+
+// tryPut puts as many of msgs as fit now, under the lock.
+func (q Queue) tryPut(tok Token, msgs [][]byte) (int, error) {
+	q.lockFor(tok)
+	if q.Closed() {
+		q.unlock(tok)
+		return 0, ErrClosed
+	}
+	tail, puts, head, gets, err := q.state()
+	if err != nil {
+		q.unlock(tok)
+		return 0, err
+	}
+	capMsgs := atomic.LoadUint32(q.w32(qCapMsgs))
+	n := 0
+	var hdr [4]byte
+	for _, m := range msgs {
+		need := uint32(4 + len(m))
+		if puts-gets >= capMsgs || uint32(len(q.ring))-(tail-head) < need {
+			break
+		}
+		binary.LittleEndian.PutUint32(hdr[:], uint32(len(m)))
+		q.write(tail, hdr[:])
+		q.write(tail+4, m)
+		tail += need
+		puts++
+		n++
+	}
+	if n > 0 {
+		atomic.StoreUint64(q.w64(qProd), uint64(puts)<<32|uint64(tail))
+	}
+	q.unlock(tok)
+	if n > 0 {
+		atomic.AddUint32(q.w32(qPutSeq), 1)
+		if atomic.LoadUint32(q.w32(qGetWaiters)) > 0 {
+			futexWake(q.w32(qPutSeq), n)
+		}
+	}
+	return n, nil
+}
+
+func (q Queue) unlock(tok Token) { q.lock.Release(tok) }
+
+// waitRoom waits until a get happened since seq was read or the queue is
+// closed.
+func (q Queue) waitRoom(wt *Wait, seq uint32, need int) error {
+	w := q.w32(qGetSeq)
+	changed := func() bool { return atomic.LoadUint32(w) != seq || q.Closed() }
+	if spin(changed) {
+		return nil
+	}
+	atomic.AddUint32(q.w32(qPutWaiters), 1)
+	defer atomic.AddUint32(q.w32(qPutWaiters), ^uint32(0))
+	for !changed() {
+		if err := wt.sleep(w, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitMessage waits until a put happened since seq was read or the queue
+// is closed.
+func (q Queue) waitMessage(wt *Wait, seq uint32) error {
+	w := q.w32(qPutSeq)
+	changed := func() bool { return atomic.LoadUint32(w) != seq || q.Closed() }
+	if spin(changed) {
+		return nil
+	}
+	atomic.AddUint32(q.w32(qGetWaiters), 1)
+	defer atomic.AddUint32(q.w32(qGetWaiters), ^uint32(0))
+	for !changed() {
+		if err := wt.sleep(w, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Sink receives messages from Get: it returns the buffer of length n to
+// copy a message of n bytes into, or nil to leave the message in the
+// queue (Get then returns ErrTooLarge). It runs under the queue's lock and
+// must not block.
+type Sink func(n int) []byte
+
+// Get removes up to max messages (at least one), blocking while the queue
+// is empty, and copies each into the buffer sink gives. It returns how
+// many it removed, and an error when none: the Wait's error, ErrClosed
+// once the queue is closed and empty, ErrTooLarge when sink refused the
+// first message (left in the queue), ErrCorrupt.
+func (q Queue) Get(tok Token, wt Wait, max int, sink Sink) (int, error) {
+	for {
+		seq := atomic.LoadUint32(q.w32(qPutSeq))
+		n, err := q.tryGet(tok, max, sink)
+		if n > 0 || err != ErrWouldBlock {
+			return n, err
+		}
+		if q.Closed() {
+			return 0, ErrClosed
+		}
+		if err := q.waitMessage(&wt, seq); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// tryGet takes up to max messages now; ErrWouldBlock when empty.
+func (q Queue) tryGet(tok Token, max int, sink Sink) (int, error) {
+	q.lockFor(tok)
+	tail, puts, head, gets, err := q.state()
+	if err != nil {
+		q.unlock(tok)
+		return 0, err
+	}
+	n := 0
+	var hdr [4]byte
+	for n < max && puts != gets {
+		q.read(head, hdr[:])
+		size := binary.LittleEndian.Uint32(hdr[:])
+		if uint64(size)+4 > uint64(tail-head) {
+			err = ErrCorrupt
+			break
+		}
+		dst := sink(int(size))
+		if dst == nil {
+			if n == 0 {
+				err = ErrTooLarge
+			}
+			break
+		}
+		q.read(head+4, dst[:size])
+		head += 4 + size
+		gets++
+		n++
+	}
+	if n > 0 {
+		atomic.StoreUint64(q.w64(qCons), uint64(gets)<<32|uint64(head))
+	}
+	q.unlock(tok)
+	if n > 0 {
+		atomic.AddUint32(q.w32(qGetSeq), 1)
+		if atomic.LoadUint32(q.w32(qPutWaiters)) > 0 {
+			futexWake(q.w32(qGetSeq), n)
+		}
+		return n, nil
+	}
+	if err == nil {
+		err = ErrWouldBlock
+	}
+	return 0, err
+}
+
+// WaitReadable blocks until the queue holds a message or is closed, and
+// reports which: nil, or ErrClosed when closed and empty.
+func (q Queue) WaitReadable(wt Wait) error {
+	for {
+		seq := atomic.LoadUint32(q.w32(qPutSeq))
+		if q.Len() > 0 {
+			return nil
+		}
+		if q.Closed() {
+			return ErrClosed
+		}
+		if err := q.waitMessage(&wt, seq); err != nil {
+			return err
+		}
+	}
+}
+
+// Close closes the queue: Put fails with ErrClosed, Get drains what is
+// left and then fails with ErrClosed, and every sleeper wakes.
+func (q Queue) Close() {
+	atomic.StoreUint32(q.w32(qClosed), 1)
+	for _, w := range []uint64{qPutSeq, qGetSeq, qDone} {
+		atomic.AddUint32(q.w32(w), 1)
+		futexWake(q.w32(w), 1<<30)
+	}
+}
+
+// TaskDone marks one message as processed (JoinableQueue). It returns
+// ErrOverRelease when every message put is already marked.
+func (q Queue) TaskDone() error {
+	w := q.w32(qDone)
+	for {
+		d := atomic.LoadUint32(w)
+		puts := uint32(atomic.LoadUint64(q.w64(qProd)) >> 32)
+		if d == puts {
+			return ErrOverRelease
+		}
+		if atomic.CompareAndSwapUint32(w, d, d+1) {
+			if d+1 == puts && atomic.LoadUint32(q.w32(qJoinWaiter)) > 0 {
+				futexWake(w, 1<<30)
+			}
+			return nil
+		}
+	}
+}
+
+// Join blocks until every message put has been marked done.
+func (q Queue) Join(wt Wait) error {
+	w := q.w32(qDone)
+	idle := func() bool { return q.Unfinished() <= 0 }
+	if idle() || spin(idle) {
+		return nil
+	}
+	atomic.AddUint32(q.w32(qJoinWaiter), 1)
+	defer atomic.AddUint32(q.w32(qJoinWaiter), ^uint32(0))
+	for {
+		d := atomic.LoadUint32(w)
+		if idle() {
+			return nil
+		}
+		if err := wt.sleep(w, d); err != nil {
+			return err
+		}
+	}
+}
+
+// recoverFrom releases the internal lock if a dead token held it.
+func (q Queue) recoverFrom(dead Dead) { q.lock.recoverFrom(dead, false) }

@@ -1,0 +1,89 @@
+package shm
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Wait bounds one blocking operation. Timeout < 0 waits without limit, 0
+// does not block (the operation returns ErrWouldBlock instead), > 0 waits
+// at most that long (ErrTimeout). A done Ctx ends the wait with an error
+// wrapping ErrCanceled and the context's error, within waitSlice. A nil
+// Ctx is never done.
+type Wait struct {
+	Ctx     context.Context
+	Timeout time.Duration
+
+	start time.Time
+}
+
+// Forever is a Wait with no timeout and no context.
+var Forever = Wait{Timeout: -1}
+
+// NoWait is a Wait that never blocks.
+var NoWait = Wait{}
+
+// waitSlice bounds one futex sleep when a context could end the wait:
+// a done context is noticed within this long.
+const waitSlice = 20 * time.Millisecond
+
+// spinIters is how many times a blocking operation re-checks its condition
+// before it sleeps; see RATIONALE.md, "Why spin before sleeping?".
+var spinIters = 4000
+
+// spin re-checks cond up to spinIters times and reports whether it held.
+func spin(cond func() bool) bool {
+	for range spinIters {
+		if cond() {
+			return true
+		}
+	}
+	return false
+}
+
+// sleep sleeps on *w while it holds old, for at most one slice of the
+// remaining time. It returns nil when the caller should re-check its
+// condition, or the error that ends the wait.
+func (wt *Wait) sleep(w *uint32, old uint32) error {
+	if wt.Timeout == 0 {
+		return ErrWouldBlock
+	}
+	if wt.Ctx != nil {
+		if err := wt.Ctx.Err(); err != nil {
+			return fmt.Errorf("%w: %w", ErrCanceled, err)
+		}
+	}
+	limit := int64(-1)
+	if wt.Timeout > 0 {
+		if wt.start.IsZero() {
+			wt.start = time.Now()
+		}
+		left := wt.Timeout - time.Since(wt.start)
+		if left <= 0 {
+			return ErrTimeout
+		}
+		limit = int64(left)
+	}
+	if wt.Ctx != nil && wt.Ctx.Done() != nil && (limit < 0 || limit > int64(waitSlice)) {
+		limit = int64(waitSlice)
+	}
+	if atomic.LoadUint32(w) != old {
+		return nil
+	}
+	futexWait(w, old, limit)
+	return nil
+}
+
+// remaining reports whether the Wait still allows blocking: used by
+// operations that must give up a claimed resource once time is out.
+func (wt *Wait) expired() bool {
+	if wt.Timeout == 0 {
+		return true
+	}
+	if wt.Ctx != nil && wt.Ctx.Err() != nil {
+		return true
+	}
+	return wt.Timeout > 0 && !wt.start.IsZero() && time.Since(wt.start) >= wt.Timeout
+}
