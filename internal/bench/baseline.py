@@ -10,7 +10,10 @@ once per benchmark; it prints one JSON object on stdout:
      "results": [{"name": "roundtrip/unpinned", "unit": "us",
                   "median": 233.9, "samples": [...]}, ...]}
 
-Each benchmark mirrors the Go side in measure.go: keep the two in step. It is
+Each benchmark mirrors the Go side in measure.go: keep the two in step. The
+IPC benchmarks (queue-pingpong, pipe-pingpong, sem-pingpong, queue-oneway,
+lock-uncontended) measure multiprocessing's own primitives, the floor under
+any pool built on them. It is
 a file, not `python3 -c`, because the spawn and forkserver start methods
 re-import __main__ in every child.
 """
@@ -202,12 +205,293 @@ def bench_primes(a):
     ]
 
 
+# Cross-process IPC: the primitives one would build a pool on, each measured
+# on its own. A ping-pong runs between this process (the pinger) and one
+# forked child (the ponger), in the placements of bench_roundtrip; -n is
+# round trips per run, 0 meaning IPC_DEFAULT_N.
+
+IPC_DEFAULT_N = {
+    "queue-pingpong": 2000,
+    "pipe-pingpong": 2000,
+    "sem-pingpong": 2000,
+    "queue-oneway": 200_000,
+    "lock-uncontended": 1_000_000,
+}
+
+
+def ipc_n(a):
+    return a.n or IPC_DEFAULT_N[a.bench]
+
+
+def ipc_cpus(a):
+    """--cpus as a list; empty: the CPUs this process may run on."""
+    cpus = [int(c) for c in a.cpus.split(",") if c]
+    return cpus or sorted(os.sched_getaffinity(0))
+
+
+def queue_pong(inq, outq):
+    while (m := inq.get()) is not None:
+        outq.put(m)
+
+
+def pipe_pong(conn):
+    while m := conn.recv_bytes():
+        conn.send_bytes(m)
+
+
+def sem_pong(ping, pong, stop):
+    while True:
+        ping.acquire()
+        if stop.value:
+            return
+        pong.release()
+
+
+class QueuePingPong:
+    """mp.Queue each way; 8 bytes there and back."""
+
+    def __init__(self, ctx):
+        self.there, self.back = ctx.Queue(), ctx.Queue()
+        self.msg = bytes(8)
+
+    def child(self, ctx):
+        return ctx.Process(target=queue_pong, args=(self.there, self.back), daemon=True)
+
+    def ping(self):
+        self.there.put(self.msg)
+        if len(self.back.get()) != 8:
+            raise SystemExit("baseline.py: queue-pingpong: wrong reply")
+
+    def stop(self):
+        self.there.put(None)
+
+    def close(self):
+        for q in (self.there, self.back):
+            q.close()
+            q.join_thread()
+
+
+class PipePingPong:
+    """mp.Pipe() (duplex), send_bytes/recv_bytes of 8 bytes there and back."""
+
+    def __init__(self, ctx):
+        self.conn, self.child_conn = ctx.Pipe()
+        self.msg = bytes(8)
+
+    def child(self, ctx):
+        return ctx.Process(target=pipe_pong, args=(self.child_conn,), daemon=True)
+
+    def ping(self):
+        self.conn.send_bytes(self.msg)
+        if len(self.conn.recv_bytes()) != 8:
+            raise SystemExit("baseline.py: pipe-pingpong: wrong reply")
+
+    def stop(self):
+        self.conn.send_bytes(b"")
+
+    def close(self):
+        self.conn.close()
+        self.child_conn.close()
+
+
+class SemPingPong:
+    """Two mp.Semaphore(0): this process releases ping and acquires pong,
+    the child the other way round."""
+
+    def __init__(self, ctx):
+        self.ping_sem, self.pong_sem = ctx.Semaphore(0), ctx.Semaphore(0)
+        self.flag = ctx.RawValue("b", 0)
+
+    def child(self, ctx):
+        return ctx.Process(target=sem_pong, args=(self.ping_sem, self.pong_sem, self.flag), daemon=True)
+
+    def ping(self):
+        self.ping_sem.release()
+        self.pong_sem.acquire()
+
+    def stop(self):
+        self.flag.value = 1
+        self.ping_sem.release()
+
+    def close(self):
+        pass
+
+
+def pingpong(a, kind):
+    """Round trips between this process and a fork child over kind's
+    channel, per placement in --variants; per run the mean per round trip
+    in microseconds. Results "<bench>/<variant>"."""
+    ctx = mp.get_context("fork")
+    cpus = ipc_cpus(a)
+    n = ipc_n(a)
+    out = []
+    for variant in a.variants.split(","):
+        parent, workers = placement(variant, cpus)
+        orig = os.sched_getaffinity(0)
+        samples = []
+        ch = proc = None
+        try:
+            if workers:
+                pin_process(os.getpid(), workers)  # the child is forked on these
+            ch = kind(ctx)
+            proc = ch.child(ctx)
+            proc.start()
+            for _ in range(100):
+                ch.ping()
+            if parent:
+                pin_process(os.getpid(), parent)
+                if os.sched_getaffinity(proc.pid) != workers:
+                    raise SystemExit(f"baseline.py: child {proc.pid} not on CPUs {workers}")
+            for _ in range(a.runs):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    ch.ping()
+                samples.append((time.perf_counter() - t0) / n * 1e6)
+        finally:
+            if proc is not None:
+                if proc.is_alive():
+                    ch.stop()
+                proc.join(5)
+                if proc.is_alive():
+                    proc.terminate()
+                    proc.join()
+            if ch is not None:
+                ch.close()
+            pin_process(os.getpid(), orig)
+        out.append(result(f"{a.bench}/{variant}", "us", samples, items=n))
+    return out
+
+
+def bench_queue_pingpong(a):
+    return pingpong(a, QueuePingPong)
+
+
+def bench_pipe_pingpong(a):
+    return pingpong(a, PipePingPong)
+
+
+def bench_sem_pingpong(a):
+    return pingpong(a, SemPingPong)
+
+
+def oneway_produce(ctl, q, size, consumers):
+    """Per run: receives a count on ctl, puts that many size-byte messages,
+    then one b"" (end of run) per consumer; None ends it."""
+    msg = bytes(size)
+    while (k := ctl.recv()) is not None:
+        for _ in range(k):
+            q.put(msg)
+        for _ in range(consumers):
+            q.put(b"")
+
+
+def oneway_consume(ctl, q, done, producers):
+    """Per run (a True on ctl; None ends it): gets messages until it has
+    seen one end of run per producer, then reports how many it got. The
+    consumers take all producers x consumers ends of run between them, and
+    each producer's follow all its messages, so once every consumer has
+    reported, every message has been got."""
+    while ctl.recv():
+        got = ends = 0
+        while ends < producers:
+            if q.get():
+                got += 1
+            else:
+                ends += 1
+        done.put(got)
+
+
+def oneway_run(prod, cons, done, n):
+    """One run: n messages split between the producers; seconds from the
+    start signal until every consumer has reported."""
+    k = len(prod)
+    t0 = time.perf_counter()
+    for c in cons:
+        c.send(True)
+    for i, c in enumerate(prod):
+        c.send(n * (i + 1) // k - n * i // k)
+    got = sum(done.get() for _ in cons)
+    elapsed = time.perf_counter() - t0
+    if got != n:
+        raise SystemExit(f"baseline.py: queue-oneway: consumers got {got} messages, want {n}")
+    return elapsed
+
+
+def bench_queue_oneway(a):
+    """P producers put --size-byte (64) bytes into one mp.Queue, C consumers get
+    them, all fork children (unpinned); per run messages per second, from
+    telling the producers to start until every consumer has seen its end of
+    run. One result "queue-oneway/PxC" per --shapes entry."""
+    ctx = mp.get_context("fork")
+    n = ipc_n(a)
+    out = []
+    for shape in a.shapes.split(","):
+        try:
+            nprod, ncons = (int(x) for x in shape.split("x"))
+        except ValueError:
+            raise SystemExit(f"baseline.py: bad shape {shape!r}, want PxC") from None
+        if nprod < 1 or ncons < 1 or a.size < 1:
+            raise SystemExit(f"baseline.py: bad shape {shape!r} or size {a.size}")
+        q, done = ctx.Queue(), ctx.SimpleQueue()
+        prod, cons, procs = [], [], []
+        try:
+            for target, ctls, args, k in ((oneway_produce, prod, (q, a.size, ncons), nprod),
+                                          (oneway_consume, cons, (q, done, nprod), ncons)):
+                for _ in range(k):
+                    r, w = ctx.Pipe(duplex=False)
+                    ctls.append(w)
+                    procs.append(ctx.Process(target=target, args=(r, *args), daemon=True))
+            for p in procs:
+                p.start()
+            oneway_run(prod, cons, done, min(n, 2000))  # warm-up
+            samples = [n / oneway_run(prod, cons, done, n) for _ in range(a.runs)]
+        finally:
+            for c in prod + cons:
+                try:
+                    c.send(None)
+                except OSError:
+                    pass
+            for p in procs:
+                p.join(5)
+                if p.is_alive():
+                    p.terminate()
+                    p.join()
+            q.close()
+            q.join_thread()
+        out.append(result(f"queue-oneway/{shape}", "items/s", samples,
+                          items=n, producers=nprod, consumers=ncons, bytes=a.size))
+    return out
+
+
+def bench_lock_uncontended(a):
+    """A fork-context mp.Lock, acquire() then release() in this process,
+    nobody else holding it; per run nanoseconds per pair."""
+    lock = mp.get_context("fork").Lock()
+    n = ipc_n(a)
+    for _ in range(1000):
+        lock.acquire()
+        lock.release()
+    samples = []
+    for _ in range(a.runs):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            lock.acquire()
+            lock.release()
+        samples.append((time.perf_counter() - t0) / n * 1e9)
+    return [result("lock-uncontended", "ns", samples, items=n)]
+
+
 BENCHMARKS = {
     "version": lambda a: [],
     "roundtrip": bench_roundtrip,
     "map": bench_map,
     "ready": bench_ready,
     "primes": bench_primes,
+    "queue-pingpong": bench_queue_pingpong,
+    "queue-oneway": bench_queue_oneway,
+    "pipe-pingpong": bench_pipe_pingpong,
+    "sem-pingpong": bench_sem_pingpong,
+    "lock-uncontended": bench_lock_uncontended,
 }
 
 
@@ -215,10 +499,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("bench", choices=sorted(BENCHMARKS))
     ap.add_argument("--runs", type=int, default=9, help="runs per measurement (median reported)")
-    ap.add_argument("-n", type=int, default=0, help="calls, items or prime limit")
+    ap.add_argument("-n", type=int, default=0,
+                    help="calls, items or prime limit; IPC benchmarks: round trips, messages or "
+                         "lock pairs per run, 0 = their default")
     ap.add_argument("--chunksize", type=int, default=0, help="map: 0 = Python's default")
-    ap.add_argument("--cpus", default="", help="roundtrip: CPUs to pin to, comma-separated")
-    ap.add_argument("--variants", default="unpinned", help="roundtrip: unpinned,1cpu,2cpu")
+    ap.add_argument("--cpus", default="", help="roundtrip, *-pingpong: CPUs to pin to, comma-separated "
+                                              "(*-pingpong: empty = this process's CPUs)")
+    ap.add_argument("--variants", default="unpinned", help="roundtrip, *-pingpong: unpinned,1cpu,2cpu")
+    ap.add_argument("--shapes", default="1x1,2x2", help="queue-oneway: producers x consumers, comma-separated")
+    ap.add_argument("--size", type=int, default=64, help="queue-oneway: message bytes")
     ap.add_argument("--methods", default="fork,forkserver,spawn", help="ready: start methods")
     ap.add_argument("--ranges", type=int, default=64, help="primes: how many ranges")
     a = ap.parse_args()

@@ -136,4 +136,3 @@ const (
 	futexWaitOp = 0
 	futexWakeOp = 1
 )
-

@@ -84,10 +84,14 @@ func (p Pipe) CanSend(e int) bool { return p.hasQ[e&1] }
 func (p Pipe) CanRecv(e int) bool { return p.hasQ[1-e&1] }
 
 // Own makes tok the owner of end e: when tok dies, Recover closes the end.
-func (p Pipe) Own(e int, tok Token) { atomic.StoreUint32(p.a.u32(p.off+pOwner+4*uint64(e&1)), uint32(tok)) }
+func (p Pipe) Own(e int, tok Token) {
+	atomic.StoreUint32(p.a.u32(p.off+pOwner+4*uint64(e&1)), uint32(tok))
+}
 
 // Owner returns the owner of end e.
-func (p Pipe) Owner(e int) Token { return Token(atomic.LoadUint32(p.a.u32(p.off + pOwner + 4*uint64(e&1)))) }
+func (p Pipe) Owner(e int) Token {
+	return Token(atomic.LoadUint32(p.a.u32(p.off + pOwner + 4*uint64(e&1))))
+}
 
 // Send sends msg from end e. It fails with ErrClosed when either end is
 // closed, ErrNotSupported on the receiving end of a one-way pipe.

@@ -186,9 +186,9 @@ const (
 // Barrier is a view of a cross-process barrier for a fixed number of
 // parties.
 type Barrier struct {
-	lock                    Lock
-	parties, count, broken  *uint32
-	slots                   slots
+	lock                   Lock
+	parties, count, broken *uint32
+	slots                  slots
 }
 
 func barrierAt(a *Arena, off uint64) Barrier {
