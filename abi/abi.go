@@ -36,6 +36,41 @@ const (
 	FuncLog = "log"
 )
 
+// Host functions of the shared objects (queues, pipes, locks and the rest).
+// Handles are small numbers local to one instance, made by FuncObjectOpen
+// or FuncObjectRef; timeouts are i64 nanoseconds, negative for none and 0
+// for "do not block". SPEC.md gives each one's contract.
+const (
+	FuncObjectOpen    = "object_open"
+	FuncObjectRef     = "object_ref"
+	FuncObjectClose   = "object_close"
+	FuncQueuePut      = "queue_put"
+	FuncQueuePutBatch = "queue_put_batch"
+	FuncQueueGet      = "queue_get"
+	FuncQueueGetBatch = "queue_get_batch"
+	FuncQueueInfo     = "queue_info"
+	FuncQueueClose    = "queue_close"
+	FuncQueueTaskDone = "queue_task_done"
+	FuncQueueJoin     = "queue_join"
+	FuncPipeSend      = "pipe_send"
+	FuncPipeRecv      = "pipe_recv"
+	FuncPipePoll      = "pipe_poll"
+	FuncLockAcquire   = "lock_acquire"
+	FuncLockRelease   = "lock_release"
+	FuncSemAcquire    = "sem_acquire"
+	FuncSemRelease    = "sem_release"
+	FuncSemValue      = "sem_value"
+	FuncEventSet      = "event_set"
+	FuncEventClear    = "event_clear"
+	FuncEventWait     = "event_wait"
+	FuncEventIsSet    = "event_is_set"
+	FuncCondWait      = "cond_wait"
+	FuncCondNotify    = "cond_notify"
+	FuncBarrierWait   = "barrier_wait"
+	FuncBarrierAbort  = "barrier_abort"
+	FuncBarrierReset  = "barrier_reset"
+)
+
 // Guest exports the host calls.
 const (
 	// ExportVersion is wasmpool_abi() -> i32: the ABI version the module
@@ -77,6 +112,47 @@ var HostFunctions = map[string]Signature{
 	FuncCallInput:  {Params: []ValueType{I32, I32}, Results: []ValueType{I32}},
 	FuncCallOutput: {Params: []ValueType{I32, I32}, Results: []ValueType{I32}},
 	FuncLog:        {Params: []ValueType{I32, I32, I32}, Results: []ValueType{I32}},
+
+	FuncObjectOpen:    sig(I32, I32, I32, I32),
+	FuncObjectRef:     sig(I32, I32, I32, I32),
+	FuncObjectClose:   sig(I32),
+	FuncQueuePut:      blocking(I32, I32, I32, I64),
+	FuncQueuePutBatch: blocking(I32, I32, I32, I64, I32),
+	FuncQueueGet:      blocking(I32, I32, I32, I64, I32),
+	FuncQueueGetBatch: blocking(I32, I32, I32, I32, I64, I32),
+	FuncQueueInfo:     sig(I32, I32),
+	FuncQueueClose:    sig(I32),
+	FuncQueueTaskDone: sig(I32),
+	FuncQueueJoin:     blocking(I32, I64),
+	FuncPipeSend:      blocking(I32, I32, I32, I64),
+	FuncPipeRecv:      blocking(I32, I32, I32, I64, I32),
+	FuncPipePoll:      blocking(I32, I64),
+	FuncLockAcquire:   blocking(I32, I64),
+	FuncLockRelease:   sig(I32),
+	FuncSemAcquire:    blocking(I32, I64),
+	FuncSemRelease:    sig(I32, I32),
+	FuncSemValue:      sig(I32, I32),
+	FuncEventSet:      sig(I32),
+	FuncEventClear:    sig(I32),
+	FuncEventWait:     blocking(I32, I64),
+	FuncEventIsSet:    sig(I32, I32),
+	FuncCondWait:      blocking(I32, I64),
+	FuncCondNotify:    sig(I32, I32),
+	FuncBarrierWait:   blocking(I32, I64, I32),
+	FuncBarrierAbort:  sig(I32),
+	FuncBarrierReset:  sig(I32),
+}
+
+// sig is the signature of a non-blocking host function returning an errno.
+func sig(params ...ValueType) Signature {
+	return Signature{Params: params, Results: []ValueType{I32}}
+}
+
+// blocking is the signature of a host function that may block.
+func blocking(params ...ValueType) Signature {
+	s := sig(params...)
+	s.Blocks = true
+	return s
 }
 
 // GuestExports lists the function exports a guest module must provide.

@@ -28,34 +28,65 @@ const (
 	EAGAIN Errno = 7
 	// ETIMEDOUT: a blocking operation reached its timeout.
 	ETIMEDOUT Errno = 8
-	// EPIPE: the other end is closed.
+	// EPIPE: the other end is closed, or the queue is closed (and, for a
+	// receive, empty).
 	EPIPE Errno = 9
+	// EOWNERDEAD: the lock was acquired, but its previous owner died
+	// holding it; what it protects may be half updated.
+	EOWNERDEAD Errno = 10
+	// EPERM: the caller does not hold the lock it releases or waits on.
+	EPERM Errno = 11
+	// EOVERFLOW: a bounded semaphore released above its bound, or
+	// task_done called more often than put.
+	EOVERFLOW Errno = 12
+	// EBROKEN: the barrier is broken.
+	EBROKEN Errno = 13
+	// ECANCELED: the call was canceled while it blocked.
+	ECANCELED Errno = 14
+	// EIO: shared state is inconsistent (another process scribbled on it).
+	EIO Errno = 15
+	// EBUSY: too many waiters on a condition or barrier.
+	EBUSY Errno = 16
 )
 
 var errnoNames = [...]string{
-	OK:        "OK",
-	EINVAL:    "EINVAL",
-	EFAULT:    "EFAULT",
-	ENOENT:    "ENOENT",
-	EMSGSIZE:  "EMSGSIZE",
-	ENOSYS:    "ENOSYS",
-	EBADF:     "EBADF",
-	EAGAIN:    "EAGAIN",
-	ETIMEDOUT: "ETIMEDOUT",
-	EPIPE:     "EPIPE",
+	OK:         "OK",
+	EINVAL:     "EINVAL",
+	EFAULT:     "EFAULT",
+	ENOENT:     "ENOENT",
+	EMSGSIZE:   "EMSGSIZE",
+	ENOSYS:     "ENOSYS",
+	EBADF:      "EBADF",
+	EAGAIN:     "EAGAIN",
+	ETIMEDOUT:  "ETIMEDOUT",
+	EPIPE:      "EPIPE",
+	EOWNERDEAD: "EOWNERDEAD",
+	EPERM:      "EPERM",
+	EOVERFLOW:  "EOVERFLOW",
+	EBROKEN:    "EBROKEN",
+	ECANCELED:  "ECANCELED",
+	EIO:        "EIO",
+	EBUSY:      "EBUSY",
 }
 
 var errnoText = [...]string{
-	OK:        "success",
-	EINVAL:    "invalid argument",
-	EFAULT:    "pointer or length outside guest memory",
-	ENOENT:    "no such name",
-	EMSGSIZE:  "message too large",
-	ENOSYS:    "not implemented",
-	EBADF:     "bad handle",
-	EAGAIN:    "would block",
-	ETIMEDOUT: "timed out",
-	EPIPE:     "other end closed",
+	OK:         "success",
+	EINVAL:     "invalid argument",
+	EFAULT:     "pointer or length outside guest memory",
+	ENOENT:     "no such name",
+	EMSGSIZE:   "message too large",
+	ENOSYS:     "not implemented",
+	EBADF:      "bad handle",
+	EAGAIN:     "would block",
+	ETIMEDOUT:  "timed out",
+	EPIPE:      "other end closed",
+	EOWNERDEAD: "previous owner died",
+	EPERM:      "not the owner",
+	EOVERFLOW:  "released too often",
+	EBROKEN:    "barrier broken",
+	ECANCELED:  "canceled",
+	EIO:        "shared state inconsistent",
+	EBUSY:      "too many waiters",
 }
 
 // Name returns the constant's name, such as "EFAULT".

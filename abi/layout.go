@@ -206,3 +206,51 @@ func ParseFunctions(b []byte) ([]Function, error) {
 	}
 	return fns, nil
 }
+
+// Ref is the layout of a reference to a shared object, as a parent passes
+// it to a guest inside a process argument or a task input (16 bytes):
+//
+//	"wpr1"  u32 kind  u32 handle  u32 end
+//
+// Handle is the object's handle in the pool's table (not an instance's
+// local handle); End is the pipe end (0 or 1), 0 for other kinds. A guest
+// turns a Ref into a local handle with object_ref.
+type Ref struct {
+	Kind   ObjectKind
+	Handle uint32
+	End    uint32
+}
+
+// RefSize is the encoded size of a Ref.
+const RefSize = 16
+
+const refMagic = "wpr1"
+
+// AppendRef appends the encoding of r to dst.
+func AppendRef(dst []byte, r Ref) []byte {
+	dst = append(dst, refMagic...)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(r.Kind))
+	dst = binary.LittleEndian.AppendUint32(dst, r.Handle)
+	return binary.LittleEndian.AppendUint32(dst, r.End)
+}
+
+// ParseRef decodes a Ref; it fails with [ErrMalformed] unless b is exactly
+// one encoded Ref.
+func ParseRef(b []byte) (Ref, error) {
+	if len(b) != RefSize || string(b[:4]) != refMagic {
+		return Ref{}, fmt.Errorf("%w: not a %d-byte object reference", ErrMalformed, RefSize)
+	}
+	return Ref{
+		Kind:   ObjectKind(binary.LittleEndian.Uint32(b[4:])),
+		Handle: binary.LittleEndian.Uint32(b[8:]),
+		End:    binary.LittleEndian.Uint32(b[12:]),
+	}, nil
+}
+
+// QueueInfo is the layout queue_info writes: six u32, little-endian.
+type QueueInfo struct {
+	Len, MaxMessages, Ring, MaxMessage, Closed, Unfinished uint32
+}
+
+// QueueInfoSize is the encoded size of a QueueInfo.
+const QueueInfoSize = 24

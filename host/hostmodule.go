@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"maps"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/wasmpool/wasmpool/abi"
@@ -21,6 +22,7 @@ func (rt *Runtime) instantiateHostModule(ctx context.Context) error {
 		abi.FuncCallOutput: callOutput,
 		abi.FuncLog:        logRecord,
 	}
+	maps.Copy(fns, ipcFunctions())
 	for name, sig := range abi.HostFunctions {
 		fn, ok := fns[name]
 		if !ok {

@@ -17,6 +17,7 @@ import (
 // *GuestExitError the instance is broken: further calls return ErrBroken
 // and the caller must Close it and make a new one.
 type Instance struct {
+	rt      *Runtime
 	mod     api.Module
 	call    api.Function
 	state   *callState
@@ -37,6 +38,9 @@ type callState struct {
 	active bool
 	maxMsg int
 	log    func(abi.LogLevel, []byte)
+	// objects are the shared objects the instance opened; nil without an
+	// arena.
+	objects *objects
 }
 
 type stateKey struct{}
@@ -45,7 +49,14 @@ type stateKey struct{}
 // has one and reads its ABI version. The caller must Close the instance.
 func (m *Module) NewInstance(ctx context.Context, cfg InstanceConfig) (*Instance, error) {
 	st := &callState{maxMsg: m.rt.cfg.MaxMessageSize, log: cfg.Log}
-	in := &Instance{state: st, intr: m.rt.cfg.Interruptible, stderr: &tailWriter{w: orDiscard(cfg.Stderr)}}
+	in := &Instance{rt: m.rt, state: st, intr: m.rt.cfg.Interruptible, stderr: &tailWriter{w: orDiscard(cfg.Stderr)}}
+	if a := m.rt.cfg.Arena; a != nil {
+		tok, err := m.rt.token()
+		if err != nil {
+			return nil, err
+		}
+		st.objects = &objects{arena: a, tok: tok}
+	}
 	in.ctx = context.WithValue(context.Background(), stateKey{}, st)
 	mc := wazero.NewModuleConfig().
 		WithName("").
@@ -56,18 +67,21 @@ func (m *Module) NewInstance(ctx context.Context, cfg InstanceConfig) (*Instance
 		WithSysNanosleep()
 	mod, err := m.rt.r.InstantiateModule(in.callContext(ctx), m.compiled, mc)
 	if err != nil {
+		in.release()
 		return nil, in.classify("", err)
 	}
 	in.mod = mod
 	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
 		if _, err := init.Call(in.callContext(ctx)); err != nil {
 			mod.Close(ctx)
+			in.release()
 			return nil, in.classify(abi.ExportInitialize, err)
 		}
 	}
 	res, err := mod.ExportedFunction(abi.ExportVersion).Call(in.callContext(ctx))
 	if err != nil {
 		mod.Close(ctx)
+		in.release()
 		return nil, in.classify(abi.ExportVersion, err)
 	}
 	in.version = uint32(res[0])
@@ -136,14 +150,26 @@ func (in *Instance) Call(ctx context.Context, kind abi.CallKind, name string, in
 func (in *Instance) Broken() error { return in.broken }
 
 // Close releases the instance. It is idempotent. It must not be called while
-// a call is running on another goroutine.
+// a call is running on another goroutine. Shared objects the instance left
+// behind are repaired as if it died: locks it holds are released (their
+// next owner learns that the previous one died), pipe ends it owns are
+// closed.
 func (in *Instance) Close(ctx context.Context) error {
 	if in.mod == nil {
 		return nil
 	}
 	err := in.mod.Close(ctx)
 	in.mod = nil
+	in.release()
 	return err
+}
+
+func (in *Instance) release() {
+	if o := in.state.objects; o != nil {
+		o.release()
+		in.rt.freeToken(o.tok)
+		in.state.objects = nil
+	}
 }
 
 func (in *Instance) classify(fn string, err error) error {

@@ -14,11 +14,13 @@ import (
 	"io"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/shm"
 )
 
 // DefaultMaxMessageSize is the default Config.MaxMessageSize: 64 MiB.
@@ -47,6 +49,13 @@ type Config struct {
 	// loop and call; see RATIONALE.md. Without it a guest runs until it
 	// returns, and only killing the process stops it.
 	Interruptible bool
+	// Arena holds the shared objects guests open with object_open and
+	// object_ref; nil means none (those calls fail with ENOSYS). The
+	// caller keeps ownership.
+	Arena *shm.Arena
+	// Participant is this process's participant number in the arena
+	// (see shm.Token): every instance's token carries it.
+	Participant uint32
 }
 
 // Runtime compiles and instantiates guest modules. It is safe for
@@ -58,6 +67,10 @@ type Runtime struct {
 	// wasi lists the functions of wazero's WASI module, the only imports
 	// besides ours that a guest may name.
 	wasi map[string]api.FunctionDefinition
+
+	mu     sync.Mutex
+	locals map[uint32]bool // local ids of live instances
+	next   uint32
 }
 
 // NewRuntime starts a runtime with the host module and WASI instantiated.
@@ -74,7 +87,10 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(cfg.MemoryLimitPages).
 		WithCloseOnContextDone(cfg.Interruptible)
-	rt := &Runtime{cfg: cfg}
+	if cfg.Arena != nil && (cfg.Participant == 0 || cfg.Participant > shm.MaxParticipant) {
+		return nil, fmt.Errorf("host: participant %d outside 1..%d", cfg.Participant, shm.MaxParticipant)
+	}
+	rt := &Runtime{cfg: cfg, locals: map[uint32]bool{}}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("host: compilation cache: %w", err)
@@ -294,4 +310,27 @@ func valueTypes(ts []api.ValueType) string {
 
 func sameSignature(f api.FunctionDefinition, s abi.Signature) bool {
 	return signature(f) == abiSignature(s)
+}
+
+// token gives a new instance its own token: the lowest local id no live
+// instance holds, so ids stay unique among the instances that can own
+// anything.
+func (rt *Runtime) token() (shm.Token, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if len(rt.locals) >= shm.MaxLocal {
+		return 0, fmt.Errorf("host: more than %d live instances", shm.MaxLocal)
+	}
+	for rt.locals[rt.next] || rt.next == 0 {
+		rt.next = (rt.next + 1) % (shm.MaxLocal + 1)
+	}
+	id := rt.next
+	rt.locals[id] = true
+	return shm.MakeToken(rt.cfg.Participant, id), nil
+}
+
+func (rt *Runtime) freeToken(tok shm.Token) {
+	rt.mu.Lock()
+	delete(rt.locals, uint32(tok)&shm.MaxLocal)
+	rt.mu.Unlock()
 }

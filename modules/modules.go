@@ -28,3 +28,10 @@ var Greet []byte
 //
 //go:embed bench.wasm
 var Bench []byte
+
+// IPC is modules/ipc: the queue, pipe, lock, semaphore and barrier
+// examples (producer, consumer, doubler, counter, sync) and the guest
+// halves of the IPC benchmarks.
+//
+//go:embed ipc.wasm
+var IPC []byte

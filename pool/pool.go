@@ -32,6 +32,7 @@ import (
 
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/host"
+	"github.com/wasmpool/wasmpool/internal/shm"
 	"github.com/wasmpool/wasmpool/internal/worker"
 )
 
@@ -82,6 +83,13 @@ type Config struct {
 	// prefixed with "[function#id] ". A Process with its own Stdout or
 	// Stderr writer gets its output there instead.
 	Output func(Output)
+	// ArenaSize is the size in bytes of the shared memory that holds the
+	// pool's queues, pipes, locks and other shared objects, reserved when
+	// the pool starts (pages are only used once touched). 0 means 64 MiB.
+	ArenaSize int
+	// MaxObjects bounds how many shared objects the pool can hold. 0 means
+	// 4096; at most 65536.
+	MaxObjects int
 }
 
 // Output is one piece of guest output.
@@ -115,6 +123,17 @@ type Pool struct {
 	nextID    atomic.Uint64
 	hash      string
 
+	// arena holds the shared objects; objects creates them. parts tracks
+	// the participant numbers of live worker processes.
+	arena   *shm.Arena
+	objects *shm.Directory
+	parts   participants
+	locals  atomic.Uint32 // local ids of parent handles
+
+	// live is a copy of workers that feeders read without taking mu
+	// (they run under the task queue's lock; see accepts).
+	live atomic.Pointer[[]*workerProc]
+
 	mu      sync.Mutex
 	closed  bool
 	workers []*workerProc // current process of each slot
@@ -146,7 +165,12 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	for _, f := range fns {
 		p.functions[f.Name] = f.Kind
 	}
+	if p.arena, err = shm.Create(cfg.ArenaSize, cfg.MaxObjects); err != nil {
+		return nil, err
+	}
+	p.objects = shm.NewDirectory(p.arena)
 	if p.spawn, err = newSpawner(); err != nil {
+		p.arena.Close()
 		return nil, err
 	}
 	p.workers = make([]*workerProc, cfg.Workers)
@@ -175,6 +199,7 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		p.Close()
 		return nil, errs[0]
 	}
+	p.publishWorkers()
 	for slot, w := range p.workers {
 		p.wg.Add(1)
 		go p.supervise(slot, w)
@@ -203,6 +228,15 @@ func (cfg *Config) normalize() error {
 	}
 	if cfg.MemoryLimitPages == 0 {
 		cfg.MemoryLimitPages = host.DefaultMemoryLimitPages
+	}
+	if cfg.ArenaSize == 0 {
+		cfg.ArenaSize = 64 << 20
+	}
+	if cfg.MaxObjects == 0 {
+		cfg.MaxObjects = 4096
+	}
+	if cfg.ArenaSize < 0 || cfg.MaxObjects < 0 || cfg.MaxObjects > 1<<16 {
+		return errors.New("pool: ArenaSize or MaxObjects out of range")
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 30 * time.Second
@@ -320,6 +354,9 @@ func (p *Pool) Close() error {
 	if p.spawn != nil {
 		p.spawn.close()
 	}
+	if p.arena != nil {
+		p.arena.Close()
+	}
 	return nil
 }
 
@@ -387,11 +424,10 @@ func ctxError(ctx context.Context, t *task) error {
 // it or stop it (stopping a running call that is not interruptible ends the
 // worker).
 func (p *Pool) cancel(t *task, err error) {
-	w := t.holder()
-	if !t.finish(nil, err) {
-		return
-	}
-	if w != nil {
+	// Reading the holder and finishing in one step closes the window in
+	// which a worker claims and sends the task after the holder was read
+	// as none: the call would then run unstopped.
+	if ok, w := t.settle(nil, err); ok && w != nil {
 		w.cancel(t)
 	}
 }

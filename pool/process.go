@@ -82,7 +82,11 @@ func (pr *Process) Start(ctx context.Context) error {
 }
 
 // exit records how the process ended; it is the task's done callback.
-func (pr *Process) exit(out []byte, err error, _ *workerProc) {
+func (pr *Process) exit(out []byte, err error, w *workerProc) {
+	if w != nil {
+		w.procs.Add(-1)
+		pr.p.queue.poke()
+	}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	var (
@@ -215,4 +219,21 @@ func (pr *Process) writer(stream int) io.Writer {
 		return pr.Stderr
 	}
 	return nil
+}
+
+// PID returns the process ID of the worker process running the process, 0
+// before it reaches one. Several processes may share one worker.
+func (pr *Process) PID() int {
+	pr.mu.Lock()
+	t := pr.t
+	pr.mu.Unlock()
+	if t == nil {
+		return 0
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ran == nil {
+		return 0
+	}
+	return t.ran.pid
 }

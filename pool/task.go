@@ -78,11 +78,20 @@ func (t *task) requeue(forgive bool) bool {
 
 // finish completes the task once; later calls report false and do nothing.
 func (t *task) finish(out []byte, err error) bool {
+	ok, _ := t.settle(out, err)
+	return ok
+}
+
+// settle is finish that also returns the worker holding the task at that
+// moment, read in the same step: a worker that claims the task later
+// finds it done and never sends it.
+func (t *task) settle(out []byte, err error) (bool, *workerProc) {
 	t.mu.Lock()
 	if t.state == stateDone {
 		t.mu.Unlock()
-		return false
+		return false, nil
 	}
+	held := t.w
 	t.state, t.w = stateDone, nil
 	ran := t.ran
 	t.mu.Unlock()
@@ -90,7 +99,13 @@ func (t *task) finish(out []byte, err error) bool {
 		t.stopCtx()
 	}
 	t.done(out, err, ran)
-	return true
+	return true, held
+}
+
+func (t *task) isDone() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state == stateDone
 }
 
 func (t *task) attemptCount() int {
@@ -140,10 +155,10 @@ func (q *taskQueue) signal() {
 // pop returns the next task once the queue holds at least minLen() of
 // them (minLen is re-read whenever stop's siblings wake it), waiting for a
 // push, for recheck, or for stop (then it returns nil).
-func (q *taskQueue) pop(stop, recheck <-chan struct{}, minLen func() int) *task {
+func (q *taskQueue) pop(stop, recheck <-chan struct{}, minLen func() int, accept func(*task) bool) *task {
 	for {
 		q.mu.Lock()
-		if n := len(q.items) - q.head; n > 0 && n >= minLen() {
+		if n := len(q.items) - q.head; n > 0 && n >= minLen() && accept(q.items[q.head]) {
 			t := q.items[q.head]
 			q.items[q.head] = nil
 			q.head++
@@ -157,18 +172,34 @@ func (q *taskQueue) pop(stop, recheck <-chan struct{}, minLen func() int) *task 
 			q.mu.Unlock()
 			return t
 		}
+		refused := len(q.items)-q.head > 0 && !accept(q.items[q.head])
 		if q.wake == nil {
 			q.wake = make(chan struct{})
 		}
 		wake := q.wake
 		q.mu.Unlock()
+		// A call refused in favour of another worker is looked at again
+		// soon, in case that worker took something else meanwhile.
+		var retry <-chan time.Time
+		if refused {
+			retry = time.After(5 * time.Millisecond)
+		}
 		select {
 		case <-wake:
 		case <-recheck:
+		case <-retry:
 		case <-stop:
 			return nil
 		}
 	}
+}
+
+// poke wakes every pop to look at the queue again: a worker's load
+// changed, so a call it refused may now be its.
+func (q *taskQueue) poke() {
+	q.mu.Lock()
+	q.signal()
+	q.mu.Unlock()
 }
 
 // drain empties the queue and returns what it held.

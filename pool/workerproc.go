@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,8 @@ func (e *StartError) Unwrap() error { return e.Err }
 type workerProc struct {
 	p      *Pool
 	slot   int
+	part   uint32       // participant number in the shared arena
+	procs  atomic.Int32 // processes sent and not finished
 	pid    int
 	cmd    *exec.Cmd
 	conn   net.Conn
@@ -92,11 +95,19 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	}
 	w.cmd = exec.Command(exe)
 	w.cmd.Env = append(os.Environ(), worker.EnvCookie+"="+strconv.Itoa(os.Getpid())+":"+cookie)
-	w.cmd.ExtraFiles = []*os.File{childEnd} // fd 3 = worker.ControlFD
+	part, err := p.parts.take()
+	if err != nil {
+		parentEnd.Close()
+		return nil, &StartError{Worker: slot, Err: err}
+	}
+	w.part = part
+	// fd 3 = worker.ControlFD, fd 4 = worker.ArenaFD
+	w.cmd.ExtraFiles = []*os.File{childEnd, p.arena.File()}
 	w.cmd.Stderr = w.stderr
 	w.cmd.WaitDelay = time.Second
 	if err := p.spawn.start(w.cmd); err != nil {
 		parentEnd.Close()
+		p.parts.give(part)
 		return nil, &StartError{Worker: slot, Err: err}
 	}
 	w.pid = w.cmd.Process.Pid
@@ -105,6 +116,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	if err != nil {
 		w.cmd.Process.Kill()
 		w.cmd.Wait()
+		p.retire(part)
 		return nil, &StartError{Worker: slot, Err: err}
 	}
 	w.conn = conn
@@ -112,6 +124,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		conn.Close()
 		w.cmd.Process.Kill()
 		w.cmd.Wait()
+		p.retire(part)
 		return nil, &StartError{Worker: slot, Err: err, Stderr: w.stderr.String()}
 	}
 	w.w = wire.NewWriter(conn)
@@ -133,6 +146,7 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 		MaxMessageSize:   cfg.MaxMessageSize,
 		Interruptible:    cfg.Interruptible,
 		Concurrency:      cfg.Concurrency,
+		Participant:      w.part,
 	})
 	if err != nil {
 		return err
@@ -178,7 +192,7 @@ func (w *workerProc) feed() {
 		case <-w.gone:
 			return
 		}
-		t := w.p.queue.pop(w.gone, w.freed, w.minQueue)
+		t := w.p.queue.pop(w.gone, w.freed, w.minQueue, w.accepts)
 		if t == nil {
 			return
 		}
@@ -187,6 +201,34 @@ func (w *workerProc) feed() {
 			<-w.slots
 		}
 	}
+}
+
+// accepts reports whether this worker should take t now: a process goes to
+// a worker running the fewest processes, so that processes spread over
+// the cores as multiprocessing.Process spreads over them.
+func (w *workerProc) accepts(t *task) bool {
+	if t.kind != abi.CallProcess {
+		return true
+	}
+	mine := w.procs.Load()
+	live := w.p.live.Load()
+	if live == nil {
+		return true
+	}
+	// Refuse only in favour of a worker with room to take it now, so
+	// that a process never waits for a worker that is full.
+	for _, o := range *live {
+		if o != nil && o != w && !o.isDead() && o.procs.Load() < mine && len(o.slots) < cap(o.slots) {
+			return false
+		}
+	}
+	return true
+}
+
+// publishWorkers copies p.workers for accepts; the caller holds p.mu.
+func (p *Pool) publishWorkers() {
+	ws := append([]*workerProc(nil), p.workers...)
+	p.live.Store(&ws)
 }
 
 // minQueue is how many calls must be queued before this worker takes one.
@@ -216,11 +258,20 @@ func (w *workerProc) send(t *task) bool {
 	}
 	w.inflight[t.id] = t
 	w.mu.Unlock()
+	if t.kind == abi.CallProcess {
+		w.procs.Add(1)
+	}
 	c := wire.Call{ID: t.id, Kind: uint8(t.kind), Name: t.fn, Input: t.input}
 	if !t.deadline.IsZero() {
 		c.Deadline = t.deadline.UnixNano()
 	}
 	w.w.Send(wire.AppendCall(make([]byte, 0, 32+len(t.fn)+len(t.input)), &c))
+	// A cancel that settled the task between the claim and this send
+	// may have sent its Cancel frame ahead of the call: send another
+	// after it (the worker ignores a Cancel for a call it has finished).
+	if t.isDone() {
+		w.cancel(t)
+	}
 	return true
 }
 
@@ -333,6 +384,9 @@ func (w *workerProc) stop(grace time.Duration) {
 func (w *workerProc) waitExit() {
 	defer w.p.wg.Done()
 	waitErr := w.cmd.Wait()
+	// The process is gone: repair what it left in shared objects before
+	// anyone can reuse its participant number.
+	w.p.retire(w.part)
 	w.conn.Close()
 	w.w.Close()
 	w.mu.Lock()
@@ -405,6 +459,7 @@ func (p *Pool) supervise(slot int, w *workerProc) {
 					return
 				}
 				p.workers[slot] = nw
+				p.publishWorkers()
 				p.mu.Unlock()
 				w = nw
 				break

@@ -44,7 +44,10 @@ type Config struct {
 }
 
 // Names returns the benchmarks Run knows, in the order it runs them.
-func Names() []string { return []string{"roundtrip", "map", "map-chunk1", "ready", "primes"} }
+func Names() []string {
+	return []string{"roundtrip", "map", "map-chunk1", "ready", "primes",
+		"queue-pingpong", "pipe-pingpong", "sem-pingpong", "queue-oneway", "lock-uncontended"}
+}
 
 //go:embed baseline.py
 var baselinePy []byte
@@ -113,6 +116,12 @@ func Run(ctx context.Context, out io.Writer, cfg Config) error {
 		"map-chunk1": r.mapChunk1,
 		"ready":      r.ready,
 		"primes":     r.primes,
+
+		"queue-pingpong":   r.queuePingpong,
+		"pipe-pingpong":    r.pipePingpong,
+		"sem-pingpong":     r.semPingpong,
+		"queue-oneway":     r.queueOneway,
+		"lock-uncontended": r.lockUncontended,
 	}
 	for _, name := range Names() {
 		if !r.selected[name] {

@@ -342,3 +342,7 @@ func maxMsgOr(m, ring int) int {
 	}
 	return m
 }
+
+// Recover repairs o after the tokens dead reports have ended; see
+// Arena.Recover.
+func (o Object) Recover(dead Dead, self Token) { o.recoverFrom(dead, self) }

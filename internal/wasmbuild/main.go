@@ -31,6 +31,7 @@ var goGuests = map[string]string{
 	"modules/wordfreq":          "modules/wordfreq.wasm",
 	"modules/greet":             "modules/greet.wasm",
 	"modules/bench":             "modules/bench.wasm",
+	"modules/ipc":               "modules/ipc.wasm",
 	"testdata/guests/testguest": "testdata/testguest.wasm",
 }
 

@@ -50,6 +50,9 @@ type Init struct {
 	MaxMessageSize   int    `cbor:"6,keyasint"`
 	Interruptible    bool   `cbor:"7,keyasint"`
 	Concurrency      int    `cbor:"8,keyasint"`
+	// Participant is the worker's number in the shared arena, inherited
+	// as fd ArenaFD; 0 means no arena.
+	Participant uint32 `cbor:"9,keyasint"`
 }
 
 // Hello answers Init: the worker's pid, or why it cannot serve.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/host"
+	"github.com/wasmpool/wasmpool/internal/shm"
 	"github.com/wasmpool/wasmpool/internal/wire"
 )
 
@@ -28,6 +29,9 @@ const EnvCookie = "WASMPOOL_WORKER"
 
 // ControlFD is the worker's end of the control socket.
 const ControlFD = 3
+
+// ArenaFD is the shared arena's memfd, when Init names a participant.
+const ArenaFD = 4
 
 // Exit codes of a worker process.
 const (
@@ -97,12 +101,22 @@ func serve(conn net.Conn, cookie string) int {
 	defer w.Close()
 
 	ctx := context.Background()
-	rt, err := host.NewRuntime(ctx, host.Config{
+	cfg := host.Config{
 		CacheDir:         init.CacheDir,
 		MemoryLimitPages: init.MemoryLimitPages,
 		MaxMessageSize:   init.MaxMessageSize,
 		Interruptible:    init.Interruptible,
-	})
+		Participant:      init.Participant,
+	}
+	if init.Participant != 0 {
+		if cfg.Arena, err = shm.Map(os.NewFile(ArenaFD, "wasmpool-arena")); err == nil {
+			defer cfg.Arena.Close()
+		}
+	}
+	var rt *host.Runtime
+	if err == nil {
+		rt, err = host.NewRuntime(ctx, cfg)
+	}
 	var mod *host.Module
 	if err == nil {
 		mod, err = rt.Compile(ctx, init.Wasm)

@@ -1,0 +1,273 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/wasmpool/wasmpool/modules"
+	"github.com/wasmpool/wasmpool/pool"
+)
+
+// The IPC benchmarks (issue #3): two guests of modules/ipc in different
+// worker processes talk through a pool queue, pipe or semaphore; each
+// guest times itself from its first message, so process start-up is not
+// counted.
+
+// ipcPlacements are the placements of the two workers: unpinned, both on
+// one CPU, one CPU each. The parent only injects the first message.
+func (r *runner) ipcPlacements(bench string) [][]int {
+	ps := [][]int{nil}
+	if len(r.cpus) >= 1 {
+		ps = append(ps, []int{r.cpus[0], r.cpus[0]})
+	}
+	if len(r.cpus) >= 2 {
+		ps = append(ps, []int{r.cpus[0], r.cpus[1]})
+	} else {
+		r.table.note("%s: one CPU only, so no variant pinned to 2 CPUs", bench)
+	}
+	return ps
+}
+
+var placementNames = []string{"unpinned", "1cpu", "2cpu"}
+var placementLabels = []string{"unpinned", "pinned to 1 CPU", "pinned to 2 CPUs"}
+
+// ipcPool starts a pool of two ipc workers, pinned as cpus says.
+func (r *runner) ipcPool(ctx context.Context, cpus []int) (*pool.Pool, error) {
+	p, err := pool.New(ctx, pool.Config{Module: modules.IPC, Workers: 2, CacheDir: r.warmDir, Output: func(pool.Output) {}})
+	if err != nil {
+		return nil, err
+	}
+	if cpus != nil {
+		for i, pid := range p.PIDs() {
+			if err := setAffinity(pid, cpus[i:i+1]); err != nil {
+				p.Close()
+				return nil, err
+			}
+		}
+	}
+	return p, nil
+}
+
+// pair runs two processes that must land on different workers and returns
+// what each printed. It retries (up to 5 times) when both landed on one.
+func pair(ctx context.Context, p *pool.Pool, a, b func() *pool.Process) ([2]string, error) {
+	for range 5 {
+		prs := [2]*pool.Process{a(), b()}
+		outs := [2]*bytes.Buffer{{}, {}}
+		for i, pr := range prs {
+			pr.Stdout = outs[i]
+			if err := pr.Start(ctx); err != nil {
+				return [2]string{}, err
+			}
+		}
+		for _, pr := range prs {
+			if err := pr.Join(ctx); err != nil {
+				return [2]string{}, err
+			}
+			if err := pr.Err(); err != nil {
+				return [2]string{}, err
+			}
+		}
+		if prs[0].PID() != prs[1].PID() {
+			return [2]string{outs[0].String(), outs[1].String()}, nil
+		}
+	}
+	return [2]string{}, fmt.Errorf("the two guests kept landing on one worker")
+}
+
+func nanos(s string) (float64, error) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return 0, fmt.Errorf("guest printed no timing")
+	}
+	return strconv.ParseFloat(f[0], 64)
+}
+
+// pingpong measures one ping-pong benchmark: setup makes the two
+// processes (args for n round trips) and injects the first message.
+func (r *runner) pingpong(ctx context.Context, bench, label string, setup func(p *pool.Pool, n string) (a, b func() *pool.Process, err error)) error {
+	ps := r.ipcPlacements(bench)
+	n := r.sizes.calls
+	ours := make([]float64, len(ps))
+	for i, cpus := range ps {
+		p, err := r.ipcPool(ctx, cpus)
+		if err != nil {
+			return err
+		}
+		samples, err := repeat(ctx, r.sizes.runs, func() (float64, error) {
+			a, b, err := setup(p, strconv.Itoa(n))
+			if err != nil {
+				return 0, err
+			}
+			outs, err := pair(ctx, p, a, b)
+			if err != nil {
+				return 0, err
+			}
+			x, err := nanos(outs[0])
+			if err != nil {
+				return 0, err
+			}
+			y, err := nanos(outs[1])
+			if err != nil {
+				return 0, err
+			}
+			return (x + y) / 2 / float64(n-1) / 1e3, nil
+		})
+		p.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", placementNames[i], err)
+		}
+		ours[i] = median(samples)
+	}
+	names := placementNames[:len(ps)]
+	args := []string{"-n", fmt.Sprint(n), "--variants", strings.Join(names, ",")}
+	if len(r.cpus) > 0 {
+		args = append(args, "--cpus", joinInts(r.cpus[:min(2, len(r.cpus))]))
+	}
+	py := r.baseline(ctx, bench, args...)
+	for i := range ps {
+		r.table.add(row{name: label + ", " + placementLabels[i], unit: micros, ours: ours[i], python: py.median(bench + "/" + names[i]), target: &target{5}})
+	}
+	return nil
+}
+
+func (r *runner) queuePingpong(ctx context.Context) error {
+	err := r.pingpong(ctx, "queue-pingpong", "queue ping-pong guest↔guest", func(p *pool.Pool, n string) (a, b func() *pool.Process, err error) {
+		q1, err := p.NewQueue("", pool.QueueConfig{})
+		if err != nil {
+			return nil, nil, err
+		}
+		q2, err := p.NewQueue("", pool.QueueConfig{})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := q1.Put(ctx, make([]byte, 8)); err != nil {
+			return nil, nil, err
+		}
+		return func() *pool.Process { return p.Process("queue-pong", q1.Ref(), q2.Ref(), []byte(n)) },
+			func() *pool.Process { return p.Process("queue-pong", q2.Ref(), q1.Ref(), []byte(n)) }, nil
+	})
+	r.table.note("queue-pingpong: two queue-pong guests of modules/ipc on different workers bounce 8 bytes through two queues; " +
+		"each times itself from its first message; Python: two processes and two multiprocessing.Queue.")
+	return err
+}
+
+func (r *runner) pipePingpong(ctx context.Context) error {
+	return r.pingpong(ctx, "pipe-pingpong", "pipe ping-pong guest↔guest", func(p *pool.Pool, n string) (a, b func() *pool.Process, err error) {
+		end0, end1, err := p.NewPipe(true, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := end0.Send(ctx, make([]byte, 8)); err != nil {
+			return nil, nil, err
+		}
+		return func() *pool.Process { return p.Process("pipe-pong", end0.Ref(), []byte(n)) },
+			func() *pool.Process { return p.Process("pipe-pong", end1.Ref(), []byte(n)) }, nil
+	})
+}
+
+func (r *runner) semPingpong(ctx context.Context) error {
+	return r.pingpong(ctx, "sem-pingpong", "semaphore ping-pong guest↔guest", func(p *pool.Pool, n string) (a, b func() *pool.Process, err error) {
+		ping, err := p.NewSemaphore("", 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		pong, err := p.NewSemaphore("", 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func() *pool.Process { return p.Process("sem-pong", ping.Ref(), pong.Ref(), []byte(n)) },
+			func() *pool.Process { return p.Process("sem-pong", pong.Ref(), ping.Ref(), []byte(n)) }, nil
+	})
+}
+
+// queueOneway: 64-byte messages from producer guests to consumer guests.
+func (r *runner) queueOneway(ctx context.Context) error {
+	n := 200_000
+	if r.cfg.Quick {
+		n = 20_000
+	}
+	p, err := r.ipcPool(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	measure := func(batch int) ([]float64, error) {
+		return repeat(ctx, r.sizes.runs, func() (float64, error) {
+			q, err := p.NewQueue("", pool.QueueConfig{MaxBytes: 1 << 16})
+			if err != nil {
+				return 0, err
+			}
+			b := []byte(strconv.Itoa(batch))
+			outs, err := pair(ctx, p,
+				func() *pool.Process { return p.Process("queue-sink", q.Ref(), []byte(strconv.Itoa(n)), b) },
+				func() *pool.Process { return p.Process("queue-source", q.Ref(), []byte(strconv.Itoa(n)), b) })
+			if err != nil {
+				return 0, err
+			}
+			f := strings.Fields(outs[0])
+			if len(f) != 2 {
+				return 0, fmt.Errorf("sink printed %q", outs[0])
+			}
+			ns, _ := strconv.ParseFloat(f[0], 64)
+			count, _ := strconv.ParseFloat(f[1], 64)
+			return count / (ns / 1e9), nil
+		})
+	}
+	one, err := measure(1)
+	if err != nil {
+		return err
+	}
+	batched, err := measure(64)
+	if err != nil {
+		return err
+	}
+	py := r.baseline(ctx, "queue-oneway", "-n", fmt.Sprint(n), "--shapes", "1x1")
+	r.table.add(row{name: "queue one-way 64 B, guest→guest", unit: rate, ours: median(one), python: py.median("queue-oneway/1x1"), target: &target{5e6}})
+	r.table.add(row{name: "queue one-way 64 B, batches of 64", unit: rate, ours: median(batched), python: py.median("queue-oneway/1x1"), target: &target{5e6}})
+	r.table.note("queue-oneway: a queue-source guest puts %d messages of 64 bytes (one per call, or 64 per queue_put_batch), a queue-sink "+
+		"guest on the other worker gets them the same way and times itself from its first get; the queue holds 64 KiB. Python: multiprocessing.Queue, 1 producer, 1 consumer.", n)
+	return nil
+}
+
+// lockUncontended: acquire+release of a pool Lock from a guest.
+func (r *runner) lockUncontended(ctx context.Context) error {
+	p, err := r.ipcPool(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	n := 1_000_000
+	if r.cfg.Quick {
+		n = 100_000
+	}
+	samples, err := repeat(ctx, r.sizes.runs, func() (float64, error) {
+		l, err := p.NewLock("")
+		if err != nil {
+			return 0, err
+		}
+		var out bytes.Buffer
+		pr := p.Process("lock-loop", l.Ref(), []byte(strconv.Itoa(n)))
+		pr.Stdout = &out
+		if err := pr.Start(ctx); err != nil {
+			return 0, err
+		}
+		if err := pr.Join(ctx); err != nil {
+			return 0, err
+		}
+		if err := pr.Err(); err != nil {
+			return 0, err
+		}
+		ns, err := nanos(out.String())
+		return ns / 1e3, err
+	})
+	if err != nil {
+		return err
+	}
+	py := r.baseline(ctx, "lock-uncontended", "-n", fmt.Sprint(n))
+	r.table.add(row{name: "lock acquire+release, guest, uncontended", unit: micros, ours: median(samples), python: py.median("lock-uncontended") / 1e3, target: &target{0.15}})
+	return nil
+}
