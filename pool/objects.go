@@ -625,11 +625,15 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 }
 
 // Abort breaks the barrier.
-func (b *Barrier) Abort() error { return objErr(context.Background(), b.obj.Barrier().Abort(b.tok), nil) }
+func (b *Barrier) Abort() error {
+	return objErr(context.Background(), b.obj.Barrier().Abort(b.tok), nil)
+}
 
 // Reset returns the barrier to its empty state; current waiters get
 // ErrBrokenBarrier.
-func (b *Barrier) Reset() error { return objErr(context.Background(), b.obj.Barrier().Reset(b.tok), nil) }
+func (b *Barrier) Reset() error {
+	return objErr(context.Background(), b.obj.Barrier().Reset(b.tok), nil)
+}
 
 // Parties returns the number of parties.
 func (b *Barrier) Parties() int { return b.obj.Barrier().Parties() }
