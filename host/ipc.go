@@ -203,13 +203,22 @@ func ipcFunctions() map[string]api.GoModuleFunc {
 
 var errInvalid = errors.New("host: invalid argument")
 
+// lookup returns the open local handle in stack[0] of one of kinds, or
+// nil after answering EBADF.
+func lookup(ctx context.Context, stack []uint64, kinds ...abi.ObjectKind) (*objects, *localObject) {
+	t, _ := objectsOf(ctx)
+	lo := t.get(uint64(uint32(stack[0])), kinds...)
+	if lo == nil {
+		stack[0] = uint64(abi.EBADF)
+	}
+	return t, lo
+}
+
 // simple adapts an operation (handle, i32 argument) -> errno.
 func simple(op func(*localObject, shm.Token, uint64) error, kinds ...abi.ObjectKind) api.GoModuleFunc {
 	return func(ctx context.Context, m api.Module, stack []uint64) {
-		t, _ := objectsOf(ctx)
-		lo := t.get(uint64(uint32(stack[0])), kinds...)
+		t, lo := lookup(ctx, stack, kinds...)
 		if lo == nil {
-			stack[0] = uint64(abi.EBADF)
 			return
 		}
 		var arg uint64
@@ -223,10 +232,8 @@ func simple(op func(*localObject, shm.Token, uint64) error, kinds ...abi.ObjectK
 // blocking adapts a blocking operation (handle, i64 timeout) -> errno.
 func blocking(op func(*localObject, shm.Token, shm.Wait) error, kinds ...abi.ObjectKind) api.GoModuleFunc {
 	return func(ctx context.Context, m api.Module, stack []uint64) {
-		t, _ := objectsOf(ctx)
-		lo := t.get(uint64(uint32(stack[0])), kinds...)
+		t, lo := lookup(ctx, stack, kinds...)
 		if lo == nil {
-			stack[0] = uint64(abi.EBADF)
 			return
 		}
 		stack[0] = uint64(errnoOf(op(lo, t.tok, waitOf(ctx, stack[1]))))
@@ -313,10 +320,8 @@ func objectClose(ctx context.Context, m api.Module, stack []uint64) {
 
 // queuePut implements queue_put(h, ptr, len, timeout).
 func queuePut(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindQueue)
+	t, lo := lookup(ctx, stack, abi.KindQueue)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	msg, ok := m.Memory().Read(uint32(stack[1]), uint32(stack[2]))
@@ -331,10 +336,8 @@ func queuePut(ctx context.Context, m api.Module, stack []uint64) {
 // queuePutBatch implements queue_put_batch(h, list_ptr, list_len, timeout,
 // n_ptr).
 func queuePutBatch(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindQueue)
+	t, lo := lookup(ctx, stack, abi.KindQueue)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	b, ok := m.Memory().Read(uint32(stack[1]), uint32(stack[2]))
@@ -382,10 +385,8 @@ func receive(m api.Module, stack []uint64, get func(shm.Sink) (int, error)) abi.
 
 // queueGet implements queue_get(h, buf_ptr, cap, timeout, len_ptr).
 func queueGet(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindQueue)
+	t, lo := lookup(ctx, stack, abi.KindQueue)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	wt := waitOf(ctx, stack[3])
@@ -394,10 +395,8 @@ func queueGet(ctx context.Context, m api.Module, stack []uint64) {
 
 // pipeRecv implements pipe_recv(h, buf_ptr, cap, timeout, len_ptr).
 func pipeRecv(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindPipe)
+	t, lo := lookup(ctx, stack, abi.KindPipe)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	wt := waitOf(ctx, stack[3])
@@ -407,10 +406,8 @@ func pipeRecv(ctx context.Context, m api.Module, stack []uint64) {
 // queueGetBatch implements queue_get_batch(h, buf_ptr, cap, max, timeout,
 // n_ptr): up to max messages (at least one) as a List in buf.
 func queueGetBatch(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindQueue)
+	t, lo := lookup(ctx, stack, abi.KindQueue)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	buf, ok := m.Memory().Read(uint32(stack[1]), uint32(stack[2]))
@@ -443,10 +440,8 @@ func queueGetBatch(ctx context.Context, m api.Module, stack []uint64) {
 
 // queueInfo implements queue_info(h, info_ptr).
 func queueInfo(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindQueue)
+	_, lo := lookup(ctx, stack, abi.KindQueue)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	q := lo.queue
@@ -473,10 +468,8 @@ func b2u(b bool) uint32 {
 
 // pipeSend implements pipe_send(h, ptr, len, timeout).
 func pipeSend(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindPipe)
+	t, lo := lookup(ctx, stack, abi.KindPipe)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	msg, ok := m.Memory().Read(uint32(stack[1]), uint32(stack[2]))
@@ -489,10 +482,8 @@ func pipeSend(ctx context.Context, m api.Module, stack []uint64) {
 
 // semValue implements sem_value(h, out_ptr).
 func semValue(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindSemaphore)
+	_, lo := lookup(ctx, stack, abi.KindSemaphore)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	stack[0] = uint64(putU32(m, uint32(stack[1]), lo.obj.Semaphore().Value()))
@@ -500,10 +491,8 @@ func semValue(ctx context.Context, m api.Module, stack []uint64) {
 
 // eventIsSet implements event_is_set(h, out_ptr).
 func eventIsSet(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindEvent)
+	_, lo := lookup(ctx, stack, abi.KindEvent)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	stack[0] = uint64(putU32(m, uint32(stack[1]), b2u(lo.obj.Event().IsSet())))
@@ -511,10 +500,8 @@ func eventIsSet(ctx context.Context, m api.Module, stack []uint64) {
 
 // barrierWait implements barrier_wait(h, timeout, idx_ptr).
 func barrierWait(ctx context.Context, m api.Module, stack []uint64) {
-	t, _ := objectsOf(ctx)
-	lo := t.get(uint64(uint32(stack[0])), abi.KindBarrier)
+	t, lo := lookup(ctx, stack, abi.KindBarrier)
 	if lo == nil {
-		stack[0] = uint64(abi.EBADF)
 		return
 	}
 	idx, err := lo.obj.Barrier().Wait(t.tok, waitOf(ctx, stack[1]))

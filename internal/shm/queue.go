@@ -146,7 +146,7 @@ func (q Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
 		if n > 0 {
 			continue
 		}
-		if err := q.waitRoom(&wt, seq, len(msgs[done])); err != nil {
+		if err := q.waitRoom(&wt, seq); err != nil {
 			return done, err
 		}
 	}
@@ -196,32 +196,26 @@ func (q Queue) unlock(tok Token) { q.lock.Release(tok) }
 
 // waitRoom waits until a get happened since seq was read or the queue is
 // closed.
-func (q Queue) waitRoom(wt *Wait, seq uint32, need int) error {
-	w := q.w32(qGetSeq)
-	changed := func() bool { return atomic.LoadUint32(w) != seq || q.Closed() }
-	if spin(changed) {
-		return nil
-	}
-	atomic.AddUint32(q.w32(qPutWaiters), 1)
-	defer atomic.AddUint32(q.w32(qPutWaiters), ^uint32(0))
-	for !changed() {
-		if err := wt.sleep(w, seq); err != nil {
-			return err
-		}
-	}
-	return nil
+func (q Queue) waitRoom(wt *Wait, seq uint32) error {
+	return q.waitSeq(wt, qGetSeq, qPutWaiters, seq)
 }
 
 // waitMessage waits until a put happened since seq was read or the queue
 // is closed.
 func (q Queue) waitMessage(wt *Wait, seq uint32) error {
-	w := q.w32(qPutSeq)
+	return q.waitSeq(wt, qPutSeq, qGetWaiters, seq)
+}
+
+// waitSeq spins, then sleeps, until the sequence word at field moved on
+// from seq or the queue is closed, counted in the waiters word meanwhile.
+func (q Queue) waitSeq(wt *Wait, field, waiters uint64, seq uint32) error {
+	w := q.w32(field)
 	changed := func() bool { return atomic.LoadUint32(w) != seq || q.Closed() }
 	if spin(changed) {
 		return nil
 	}
-	atomic.AddUint32(q.w32(qGetWaiters), 1)
-	defer atomic.AddUint32(q.w32(qGetWaiters), ^uint32(0))
+	atomic.AddUint32(q.w32(waiters), 1)
+	defer atomic.AddUint32(q.w32(waiters), ^uint32(0))
 	for !changed() {
 		if err := wt.sleep(w, seq); err != nil {
 			return err
