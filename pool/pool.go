@@ -429,8 +429,17 @@ func (p *Pool) cancel(t *task, err error) {
 	// as none: the call would then run unstopped.
 	if ok, w := t.settle(nil, err); ok && w != nil {
 		w.cancel(t)
+		time.AfterFunc(cancelGrace, func() { w.enforceCancel(t) })
 	}
 }
+
+// cancelGrace is how long a worker has to answer a Cancel before the pool
+// ends it. A guest running compiled wasm cannot be preempted by the Go
+// runtime, so a worker whose guest loops can be wedged as a whole: the
+// next garbage collection waits forever for the guest's thread to stop,
+// and with it the goroutine that would read the Cancel. Only the parent
+// can end such a worker.
+const cancelGrace = 250 * time.Millisecond
 
 // Future is the pending result of Submit. Its methods are safe for
 // concurrent use.

@@ -201,6 +201,29 @@ func TestCall_timeoutStopsWork(t *testing.T) {
 	require.False(t, alive(before), "the runaway's worker is gone")
 }
 
+// TestCall_cancelWedgedWorker: a worker that cannot read its Cancel (here
+// stopped with SIGSTOP; in life, a garbage collection waiting for a looping
+// guest's thread) is ended by the parent, and the call behind runs on the
+// replacement.
+func TestCall_cancelWedgedWorker(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1})
+	before := p.PIDs()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	runaway := p.Submit(ctx, "loop", nil)
+	behind := p.Submit(context.Background(), "upper", []byte("innocent"))
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, syscall.Kill(before, syscall.SIGSTOP))
+	start := time.Now()
+	_, err := runaway.Wait(context.Background())
+	require.ErrorIs(t, err, ErrTimeout)
+	out, err := behind.Wait(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "INNOCENT", string(out))
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.False(t, alive(before), "the wedged worker is gone")
+}
+
 func TestCall_interruptible(t *testing.T) {
 	p := newTestPool(t, Config{Workers: 1, Interruptible: true})
 	pid := p.PIDs()[0]

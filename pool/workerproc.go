@@ -349,6 +349,18 @@ func (w *workerProc) cancel(t *task) {
 	w.w.Send(wire.AppendCancel(nil, t.id))
 }
 
+// enforceCancel ends the worker if it still holds cancelled call t: it did
+// not answer the Cancel within cancelGrace (see there). The calls it held
+// besides t are not at fault and go back to the queue.
+func (w *workerProc) enforceCancel(t *task) {
+	w.mu.Lock()
+	_, held := w.inflight[t.id]
+	w.mu.Unlock()
+	if held {
+		w.kill(fmt.Sprintf("it did not stop the cancelled call of %s within %v", t.fn, cancelGrace), true)
+	}
+}
+
 // kill ends the worker process with SIGKILL, recording why and whether the
 // pool meant to (deliberate) or the worker misbehaved.
 func (w *workerProc) kill(reason string, deliberate bool) {
