@@ -10,7 +10,10 @@ import (
 //
 // The ring's state is two 64-bit words, each committed by one store:
 // prod = bytes written (low 32) | messages put (high 32), and cons the same
-// for reading. A process killed anywhere leaves the committed state, so a
+// for reading. Producers serialize on the put lock and consumers on the
+// get lock, each kept on its own side's line, so a producer and a consumer
+// never contend: each side writes only its own word and reads the other's,
+// and any value it reads is a valid, if stale, bound. A process killed anywhere leaves the committed state, so a
 // message is wholly in the queue or not at all. Counts are derived from
 // these monotonic counters; JoinableQueue's unfinished count is puts minus
 // task-done calls.
@@ -21,9 +24,12 @@ const (
 	qProd       = 64  // u64, cache line of producers
 	qPutSeq     = 72  // futex word: bumped after every put
 	qGetWaiters = 76  //
+	qPutLock    = 80  // lockSize bytes
+	qSeenCons   = 96  // u64: the producers' last look at qCons
 	qCons       = 128 // u64, cache line of consumers
 	qGetSeq     = 136 // futex word: bumped after every get
 	qPutWaiters = 140 //
+	qGetLock    = 144 // lockSize bytes
 	qDone       = 192 // task_done calls; futex word of Join
 	qJoinWaiter = 196
 	qHeader     = 256
@@ -42,15 +48,16 @@ func QueueSize(ring int) (size uint64, realRing int) {
 }
 
 // Queue is a view of a bounded multi-producer, multi-consumer queue of
-// byte messages in the arena. A short internal lock guards the ring; waits
-// for room or messages spin, then sleep on a sequence word. Each message
-// costs 4 bytes of ring besides its bytes.
+// byte messages in the arena. Two short internal locks, one for producers
+// and one for consumers, guard the ring; waits for room or messages spin,
+// then sleep on a sequence word. Each message costs 4 bytes of ring
+// besides its bytes.
 type Queue struct {
-	lock Lock
-	a    *Arena
-	off  uint64
-	ring []byte
-	mask uint32
+	putLock, getLock Lock
+	a                *Arena
+	off              uint64
+	ring             []byte
+	mask             uint32
 }
 
 func queueAt(a *Arena, off, size uint64) (Queue, error) {
@@ -59,7 +66,7 @@ func queueAt(a *Arena, off, size uint64) (Queue, error) {
 		return Queue{}, ErrCorrupt
 	}
 	return Queue{
-		lock: lockAt(a, off, false), a: a, off: off,
+		putLock: lockAt(a, off+qPutLock, false), getLock: lockAt(a, off+qGetLock, false), a: a, off: off,
 		ring: a.mem[off+qHeader : off+size : off+size], mask: uint32(n - 1),
 	}, nil
 }
@@ -96,9 +103,23 @@ func (q Queue) Unfinished() int {
 	return int(int32(uint32(atomic.LoadUint64(q.w64(qProd))>>32) - atomic.LoadUint32(q.w32(qDone))))
 }
 
-// state reads the committed ring state under the lock and validates it.
-func (q Queue) state() (tail, puts, head, gets uint32, err error) {
-	p, c := atomic.LoadUint64(q.w64(qProd)), atomic.LoadUint64(q.w64(qCons))
+// state reads the ring state and validates it. The caller holds one
+// side's lock, so its own word is stable; it reads that word first, and
+// then the other side's, which can only have moved towards it.
+func (q Queue) state(producer bool) (tail, puts, head, gets uint32, err error) {
+	var p, c uint64
+	if producer {
+		p = atomic.LoadUint64(q.w64(qProd))
+		c = atomic.LoadUint64(q.w64(qCons))
+	} else {
+		c = atomic.LoadUint64(q.w64(qCons))
+		p = atomic.LoadUint64(q.w64(qProd))
+	}
+	return q.check(p, c)
+}
+
+// check splits and validates a pair of state words.
+func (q Queue) check(p, c uint64) (tail, puts, head, gets uint32, err error) {
 	tail, puts, head, gets = uint32(p), uint32(p>>32), uint32(c), uint32(c>>32)
 	used, n := tail-head, puts-gets
 	if used > uint32(len(q.ring)) || n > used/4 || (n == 0) != (used == 0) {
@@ -117,12 +138,11 @@ func (q Queue) read(pos uint32, b []byte) {
 	copy(b[n:], q.ring)
 }
 
-// lock takes the internal lock, held for a few copies only. An owner that
-// died holding it is recovered by Table.Recover; the committed state is
-// consistent whatever it was doing, so ErrOwnerDied changes nothing.
-func (q Queue) lockFor(tok Token) {
-	q.lock.Acquire(tok, Forever)
-}
+// lock takes one side's internal lock, held for a few copies only. An
+// owner that died holding it is recovered by Table.Recover; the committed
+// state is consistent whatever it was doing, so ErrOwnerDied changes
+// nothing.
+func lock(l Lock, tok Token) { l.Acquire(tok, Forever) }
 
 // Put appends msgs in order, blocking while the queue is full. It returns
 // how many were put: all of them, or fewer with the error that stopped it
@@ -154,14 +174,24 @@ func (q Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
 
 // tryPut puts as many of msgs as fit now, under the lock.
 func (q Queue) tryPut(tok Token, msgs [][]byte) (int, error) {
-	q.lockFor(tok)
+	lock(q.putLock, tok)
 	if q.Closed() {
-		q.unlock(tok)
+		q.putLock.Release(tok)
 		return 0, ErrClosed
 	}
-	tail, puts, head, gets, err := q.state()
+	// Producers first trust their last look at the consumers' word,
+	// kept on their own cache line, and read the real one only when that
+	// shows too little room: the consumers' line is then not pulled over
+	// on every put.
+	p := atomic.LoadUint64(q.w64(qProd))
+	seen := false
+	tail, puts, head, gets, err := q.check(p, atomic.LoadUint64(q.w64(qSeenCons)))
 	if err != nil {
-		q.unlock(tok)
+		seen = true
+		tail, puts, head, gets, err = q.state(true)
+	}
+	if err != nil {
+		q.putLock.Release(tok)
 		return 0, err
 	}
 	capMsgs := atomic.LoadUint32(q.w32(qCapMsgs))
@@ -170,7 +200,18 @@ func (q Queue) tryPut(tok Token, msgs [][]byte) (int, error) {
 	for _, m := range msgs {
 		need := uint32(4 + len(m))
 		if puts-gets >= capMsgs || uint32(len(q.ring))-(tail-head) < need {
-			break
+			if seen {
+				break
+			}
+			seen = true
+			c := atomic.LoadUint64(q.w64(qCons))
+			if _, _, head, gets, err = q.check(uint64(puts)<<32|uint64(tail), c); err != nil {
+				break
+			}
+			atomic.StoreUint64(q.w64(qSeenCons), c)
+			if puts-gets >= capMsgs || uint32(len(q.ring))-(tail-head) < need {
+				break
+			}
 		}
 		binary.LittleEndian.PutUint32(hdr[:], uint32(len(m)))
 		q.write(tail, hdr[:])
@@ -182,17 +223,15 @@ func (q Queue) tryPut(tok Token, msgs [][]byte) (int, error) {
 	if n > 0 {
 		atomic.StoreUint64(q.w64(qProd), uint64(puts)<<32|uint64(tail))
 	}
-	q.unlock(tok)
+	q.putLock.Release(tok)
 	if n > 0 {
 		atomic.AddUint32(q.w32(qPutSeq), 1)
 		if atomic.LoadUint32(q.w32(qGetWaiters)) > 0 {
 			futexWake(q.w32(qPutSeq), n)
 		}
 	}
-	return n, nil
+	return n, err
 }
-
-func (q Queue) unlock(tok Token) { q.lock.Release(tok) }
 
 // waitRoom waits until a get happened since seq was read or the queue is
 // closed.
@@ -253,10 +292,10 @@ func (q Queue) Get(tok Token, wt Wait, max int, sink Sink) (int, error) {
 
 // tryGet takes up to max messages now; ErrWouldBlock when empty.
 func (q Queue) tryGet(tok Token, max int, sink Sink) (int, error) {
-	q.lockFor(tok)
-	tail, puts, head, gets, err := q.state()
+	lock(q.getLock, tok)
+	tail, puts, head, gets, err := q.state(false)
 	if err != nil {
-		q.unlock(tok)
+		q.getLock.Release(tok)
 		return 0, err
 	}
 	n := 0
@@ -283,7 +322,7 @@ func (q Queue) tryGet(tok Token, max int, sink Sink) (int, error) {
 	if n > 0 {
 		atomic.StoreUint64(q.w64(qCons), uint64(gets)<<32|uint64(head))
 	}
-	q.unlock(tok)
+	q.getLock.Release(tok)
 	if n > 0 {
 		atomic.AddUint32(q.w32(qGetSeq), 1)
 		if atomic.LoadUint32(q.w32(qPutWaiters)) > 0 {
@@ -363,5 +402,8 @@ func (q Queue) Join(wt Wait) error {
 	}
 }
 
-// recoverFrom releases the internal lock if a dead token held it.
-func (q Queue) recoverFrom(dead Dead) { q.lock.recoverFrom(dead, false) }
+// recoverFrom releases the internal locks a dead token held.
+func (q Queue) recoverFrom(dead Dead) {
+	q.putLock.recoverFrom(dead, false)
+	q.getLock.recoverFrom(dead, false)
+}

@@ -498,9 +498,10 @@ func TestQueue_scribbled(t *testing.T) {
 			i := r.IntN(qHeader + 16)
 			mem[i] = byte(r.Uint32())
 		}
-		// The queue's own lock word may be scribbled into "held"; only
-		// the operations' memory safety is under test here.
-		atomic.StoreUint32(q.lock.state, 0)
+		// The queue's own lock words may be scribbled into "held";
+		// only the operations' memory safety is under test here.
+		atomic.StoreUint32(q.putLock.state, 0)
+		atomic.StoreUint32(q.getLock.state, 0)
 		var got [][]byte
 		q.Put(tokA, NoWait, []byte("hello"))
 		q.Get(tokB, NoWait, 4, into(&got))
