@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // ErrMalformed is returned (wrapped, with the reason) when bytes do not
@@ -46,27 +47,33 @@ func AppendList(dst []byte, items [][]byte) []byte {
 // length runs past the end, bytes are left over, or count exceeds maxItems
 // (no limit when maxItems < 0).
 func ParseList(b []byte, maxItems int) ([][]byte, error) {
+	return AppendItems(nil, b, maxItems)
+}
+
+// AppendItems is [ParseList] appending the items to dst, so that a caller
+// that keeps dst between calls parses without allocating.
+func AppendItems(dst [][]byte, b []byte, maxItems int) ([][]byte, error) {
 	count, rest, err := readCount(b, maxItems, 4)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	items := make([][]byte, count)
-	for i := range items {
+	dst = slices.Grow(dst, count)
+	for i := range count {
 		if len(rest) < 4 {
-			return nil, fmt.Errorf("%w: item %d: header past end", ErrMalformed, i)
+			return dst, fmt.Errorf("%w: item %d: header past end", ErrMalformed, i)
 		}
 		n := binary.LittleEndian.Uint32(rest)
 		rest = rest[4:]
 		if uint64(n) > uint64(len(rest)) {
-			return nil, fmt.Errorf("%w: item %d: length %d past end (%d bytes left)", ErrMalformed, i, n, len(rest))
+			return dst, fmt.Errorf("%w: item %d: length %d past end (%d bytes left)", ErrMalformed, i, n, len(rest))
 		}
-		items[i] = rest[:n:n]
+		dst = append(dst, rest[:n:n])
 		rest = rest[n:]
 	}
 	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after last item", ErrMalformed, len(rest))
+		return dst, fmt.Errorf("%w: %d bytes after last item", ErrMalformed, len(rest))
 	}
-	return items, nil
+	return dst, nil
 }
 
 // readCount reads the leading u32 count and checks it against maxItems and

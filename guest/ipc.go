@@ -61,8 +61,10 @@ func openRef(kind abi.ObjectKind, ref []byte) (handle, error) {
 // time (an instance runs one call at a time); a blocked call blocks the
 // whole instance.
 type Queue struct {
-	h   handle
-	buf []byte
+	h     handle
+	buf   []byte   // receive buffer, grown on demand
+	enc   []byte   // PutBatch's encoding, kept between calls
+	views [][]byte // GetBatchView's result, kept between calls
 }
 
 // OpenQueue opens the queue the pool created with name.
@@ -86,13 +88,26 @@ func (q *Queue) Put(msg []byte, timeout time.Duration) error {
 // PutBatch appends msgs in order with one host call, waiting up to timeout
 // in all for room. It returns how many it put.
 func (q *Queue) PutBatch(msgs [][]byte, timeout time.Duration) (int, error) {
-	n, e := queuePutBatch(q.h, abi.AppendList(nil, msgs), ns(timeout))
+	q.enc = abi.AppendList(q.enc[:0], msgs)
+	n, e := queuePutBatch(q.h, q.enc, ns(timeout))
 	return int(n), errorOf(e)
 }
 
 // Get removes the oldest message, waiting up to timeout while the queue is
-// empty. It returns ErrClosed once the queue is closed and empty.
+// empty, and returns a copy of it. It returns ErrClosed once the queue is
+// closed and empty.
 func (q *Queue) Get(timeout time.Duration) ([]byte, error) {
+	msg, err := q.GetView(timeout)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), msg...), nil
+}
+
+// GetView is Get without the copy: the message points into q's buffer
+// and stays valid until the next Get method called on q. It allocates
+// only to grow that buffer for a larger message than any before.
+func (q *Queue) GetView(timeout time.Duration) ([]byte, error) {
 	if q.buf == nil {
 		q.buf = make([]byte, 4096)
 	}
@@ -105,18 +120,33 @@ func (q *Queue) Get(timeout time.Duration) ([]byte, error) {
 		if e != 0 {
 			return nil, errorOf(e)
 		}
-		return append([]byte(nil), q.buf[:n]...), nil
+		return q.buf[:n], nil
 	}
 }
 
 // GetBatch removes up to max messages with one host call, waiting up to
-// timeout for the first.
+// timeout for the first, and returns copies of them.
 func (q *Queue) GetBatch(max int, timeout time.Duration) ([][]byte, error) {
+	views, err := q.GetBatchView(max, timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(views))
+	for i, v := range views {
+		out[i] = append([]byte(nil), v...)
+	}
+	return out, nil
+}
+
+// GetBatchView is GetBatch without the copies: the slice and the messages
+// point into q's buffers and stay valid until the next Get method called
+// on q. In a loop it does not allocate once its buffers have grown.
+func (q *Queue) GetBatchView(max int, timeout time.Duration) ([][]byte, error) {
 	if len(q.buf) < 64<<10 {
 		q.buf = make([]byte, 64<<10)
 	}
 	for {
-		_, e := queueGetBatch(q.h, q.buf, max, ns(timeout))
+		n, e := queueGetBatch(q.h, q.buf, max, ns(timeout))
 		if e == uint32(abi.EMSGSIZE) {
 			q.buf = make([]byte, 2*len(q.buf))
 			continue
@@ -124,27 +154,31 @@ func (q *Queue) GetBatch(max int, timeout time.Duration) ([][]byte, error) {
 		if e != 0 {
 			return nil, errorOf(e)
 		}
-		// The List fills only the front of the buffer: walk it to its end.
-		end := 4
-		for range binary.LittleEndian.Uint32(q.buf) {
-			if end+4 > len(q.buf) {
-				return nil, abi.EIO
-			}
-			end += 4 + int(binary.LittleEndian.Uint32(q.buf[end:]))
-		}
-		if end > len(q.buf) {
-			return nil, abi.EIO
-		}
-		items, err := abi.ParseList(q.buf[:end], max)
-		if err != nil {
-			return nil, abi.EIO
-		}
-		out := make([][]byte, len(items))
-		for i, it := range items {
-			out[i] = append([]byte(nil), it...)
-		}
-		return out, nil
+		return q.splitBatch(int(n))
 	}
+}
+
+// splitBatch walks the n messages the host wrote to q.buf as a List
+// (which fills only the front of the buffer), checking every length.
+func (q *Queue) splitBatch(n int) ([][]byte, error) {
+	if uint64(n) != uint64(binary.LittleEndian.Uint32(q.buf)) {
+		return nil, abi.EIO
+	}
+	views, at := q.views[:0], 4
+	for range n {
+		if at+4 > len(q.buf) {
+			return nil, abi.EIO
+		}
+		size := int(binary.LittleEndian.Uint32(q.buf[at:]))
+		at += 4
+		if size > len(q.buf)-at {
+			return nil, abi.EIO
+		}
+		views = append(views, q.buf[at:at+size:at+size])
+		at += size
+	}
+	q.views = views
+	return views, nil
 }
 
 // Info returns the queue's length, limits, closed state and unfinished

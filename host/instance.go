@@ -55,7 +55,7 @@ func (m *Module) NewInstance(ctx context.Context, cfg InstanceConfig) (*Instance
 		if err != nil {
 			return nil, err
 		}
-		st.objects = &objects{arena: a, tok: tok}
+		st.objects = newObjects(a, tok)
 	}
 	in.ctx = context.WithValue(context.Background(), stateKey{}, st)
 	mc := wazero.NewModuleConfig().

@@ -18,7 +18,54 @@ type objects struct {
 	arena *shm.Arena
 	tok   shm.Token
 	open  []localObject
+	msgs  [][]byte // queue_put_batch's parsed list, kept between calls
+	recv  receiver
 }
+
+// newObjects returns the table of an instance whose calls use tok.
+func newObjects(a *shm.Arena, tok shm.Token) *objects {
+	t := &objects{arena: a, tok: tok}
+	t.recv.init()
+	return t
+}
+
+// receiver holds the sinks of the receiving host functions, made once per
+// instance so that a receive allocates nothing. An instance runs one call
+// at a time, so one receiver serves all its calls.
+type receiver struct {
+	buf  []byte // guest memory the message or List goes to
+	size int    // one message: its length, also when it did not fit
+	used int    // a List: bytes written so far
+	one  shm.Sink
+	list shm.Sink
+}
+
+func (r *receiver) init() {
+	r.one = func(n int) []byte {
+		r.size = n
+		if n > len(r.buf) {
+			return nil
+		}
+		return r.buf[:n]
+	}
+	r.list = func(n int) []byte {
+		if n > len(r.buf)-r.used-4 {
+			return nil
+		}
+		binary.LittleEndian.PutUint32(r.buf[r.used:], uint32(n))
+		dst := r.buf[r.used+4 : r.used+4+n]
+		r.used += 4 + n
+		return dst
+	}
+}
+
+// start points the receiver at buf for one call.
+func (r *receiver) start(buf []byte, used int) {
+	r.buf, r.size, r.used = buf, 0, used
+}
+
+// done drops the reference to guest memory.
+func (r *receiver) done() { r.buf = nil }
 
 type localObject struct {
 	obj   shm.Object
@@ -345,12 +392,14 @@ func queuePutBatch(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = uint64(abi.EFAULT)
 		return
 	}
-	msgs, err := abi.ParseList(b, -1)
+	msgs, err := abi.AppendItems(t.msgs[:0], b, -1)
+	t.msgs = msgs[:0]
 	if err != nil {
 		stack[0] = uint64(abi.EINVAL)
 		return
 	}
 	n, err := lo.queue.Put(t.tok, waitOf(ctx, stack[3]), msgs...)
+	clear(msgs) // the items alias guest memory
 	errno := errnoOf(err)
 	if e := putU32(m, uint32(stack[4]), uint32(n)); errno == abi.OK {
 		errno = e
@@ -361,46 +410,44 @@ func queuePutBatch(ctx context.Context, m api.Module, stack []uint64) {
 // receive implements queue_get and pipe_recv: one message into
 // buf_ptr[:cap], its length at len_ptr (also when it does not fit:
 // EMSGSIZE, and the message stays).
-func receive(m api.Module, stack []uint64, get func(shm.Sink) (int, error)) abi.Errno {
+func receive(ctx context.Context, m api.Module, stack []uint64, kind abi.ObjectKind) {
+	t, lo := lookup(ctx, stack, kind)
+	if lo == nil {
+		return
+	}
 	buf, ok := m.Memory().Read(uint32(stack[1]), uint32(stack[2]))
 	if !ok {
-		return abi.EFAULT
+		stack[0] = uint64(abi.EFAULT)
+		return
 	}
-	size := 0
-	_, err := get(func(n int) []byte {
-		size = n
-		if n > len(buf) {
-			return nil
-		}
-		return buf[:n]
-	})
+	wt, r := waitOf(ctx, stack[3]), &t.recv
+	r.start(buf, 0)
+	defer r.done()
+	var err error
+	if kind == abi.KindQueue {
+		_, err = lo.queue.Get(t.tok, wt, 1, r.one)
+	} else {
+		_, err = lo.pipe.Recv(lo.end, t.tok, wt, r.one)
+	}
+	errno := errnoOf(err)
 	if err != nil && !errors.Is(err, shm.ErrTooLarge) {
-		return errnoOf(err)
+		stack[0] = uint64(errno)
+		return
 	}
-	if e := putU32(m, uint32(stack[4]), uint32(size)); e != abi.OK {
-		return e
+	if e := putU32(m, uint32(stack[4]), uint32(r.size)); e != abi.OK {
+		errno = e
 	}
-	return errnoOf(err)
+	stack[0] = uint64(errno)
 }
 
 // queueGet implements queue_get(h, buf_ptr, cap, timeout, len_ptr).
 func queueGet(ctx context.Context, m api.Module, stack []uint64) {
-	t, lo := lookup(ctx, stack, abi.KindQueue)
-	if lo == nil {
-		return
-	}
-	wt := waitOf(ctx, stack[3])
-	stack[0] = uint64(receive(m, stack, func(s shm.Sink) (int, error) { return lo.queue.Get(t.tok, wt, 1, s) }))
+	receive(ctx, m, stack, abi.KindQueue)
 }
 
 // pipeRecv implements pipe_recv(h, buf_ptr, cap, timeout, len_ptr).
 func pipeRecv(ctx context.Context, m api.Module, stack []uint64) {
-	t, lo := lookup(ctx, stack, abi.KindPipe)
-	if lo == nil {
-		return
-	}
-	wt := waitOf(ctx, stack[3])
-	stack[0] = uint64(receive(m, stack, func(s shm.Sink) (int, error) { return lo.pipe.Recv(lo.end, t.tok, wt, s) }))
+	receive(ctx, m, stack, abi.KindPipe)
 }
 
 // queueGetBatch implements queue_get_batch(h, buf_ptr, cap, max, timeout,
@@ -420,16 +467,10 @@ func queueGetBatch(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = uint64(abi.EINVAL)
 		return
 	}
-	used := 4
-	n, err := lo.queue.Get(t.tok, waitOf(ctx, stack[4]), max, func(n int) []byte {
-		if n > len(buf)-used-4 {
-			return nil
-		}
-		binary.LittleEndian.PutUint32(buf[used:], uint32(n))
-		dst := buf[used+4 : used+4+n]
-		used += 4 + n
-		return dst
-	})
+	r := &t.recv
+	r.start(buf, 4)
+	defer r.done()
+	n, err := lo.queue.Get(t.tok, waitOf(ctx, stack[4]), max, r.list)
 	binary.LittleEndian.PutUint32(buf, uint32(n))
 	errno := errnoOf(err)
 	if e := putU32(m, uint32(stack[5]), uint32(n)); errno == abi.OK {
