@@ -18,7 +18,7 @@
 //	pipe-pong(conn, n)        n times: recv, send back
 //	sem-pong(ping, pong, n)   n times: acquire ping, release pong
 //	queue-sink(queue, n, b)   gets n messages, b at a time (prints ns and count)
-//	queue-source(queue, n, b) puts n 64-byte messages, b at a time
+//	queue-source(queue, n, b) puts n 64-byte messages, b at a time (prints ns and n)
 //	lock-loop(lock, n)        n uncontended acquire+release pairs; prints ns/pair
 package main
 
@@ -325,12 +325,12 @@ func queueSink(args [][]byte) error {
 	for got := 0; got < n; {
 		var k int
 		if batch <= 1 {
-			if _, err := q.Get(forever); err != nil {
+			if _, err := q.GetView(forever); err != nil {
 				return err
 			}
 			k = 1
 		} else {
-			msgs, err := q.GetBatch(min(batch, n-got), forever)
+			msgs, err := q.GetBatchView(min(batch, n-got), forever)
 			if err != nil {
 				return err
 			}
@@ -368,6 +368,8 @@ func queueSource(args [][]byte) error {
 	for i := range msgs {
 		msgs[i] = msg
 	}
+	start := time.Now()
+	defer func() { fmt.Println(time.Since(start).Nanoseconds(), n) }()
 	for put := 0; put < n; {
 		if batch <= 1 {
 			if err := q.Put(msg, forever); err != nil {
