@@ -130,8 +130,10 @@ is 1.
 		}
 		for i, r := range res {
 			if r == nil && err != nil {
-				// Map reports the first failure; find each item's own.
-				if _, e := p.Call(ctx, *fn, items[i]); e != nil {
+				// Map reports the first failure and abandons chunks not
+				// yet started: run each item it has no output for alone.
+				var e error
+				if r, e = p.Call(ctx, *fn, items[i]); e != nil {
 					out.Write(c.failure(e))
 					failed = true
 					continue
