@@ -71,6 +71,42 @@ const (
 	FuncBarrierReset  = "barrier_reset"
 )
 
+// Host functions of shared-memory segments. A segment is a memfd of a
+// whole number of 64 KiB pages that guests map over a window of their own
+// linear memory (segment_map) or read and write by copy. Handles are local
+// to one instance, like object handles, in a table of their own.
+const (
+	FuncSegmentCreate = "segment_create"
+	FuncSegmentOpen   = "segment_open"
+	FuncSegmentInfo   = "segment_info"
+	FuncSegmentMap    = "segment_map"
+	FuncSegmentUnmap  = "segment_unmap"
+	FuncSegmentRead   = "segment_read"
+	FuncSegmentWrite  = "segment_write"
+	FuncSegmentClose  = "segment_close"
+	FuncSegmentUnlink = "segment_unlink"
+)
+
+// Host functions for atomic operations on words of guest memory, for guests
+// (such as Go's) whose compiler emits no wasm atomics. Inside a mapped
+// segment window they are atomic across processes; width is 32 or 64 and
+// the address must be aligned to it.
+const (
+	FuncAtomicLoad   = "atomic_load"
+	FuncAtomicStore  = "atomic_store"
+	FuncAtomicAdd    = "atomic_add"
+	FuncAtomicCAS    = "atomic_cas"
+	FuncAtomicWait   = "atomic_wait"
+	FuncAtomicNotify = "atomic_notify"
+)
+
+// SegmentPage is the granule of segment sizes and window addresses: one
+// wasm page.
+const SegmentPage = 64 << 10
+
+// MaxSegmentName bounds a segment name in bytes.
+const MaxSegmentName = 255
+
 // Guest exports the host calls.
 const (
 	// ExportVersion is wasmpool_abi() -> i32: the ABI version the module
@@ -141,6 +177,23 @@ var HostFunctions = map[string]Signature{
 	FuncBarrierWait:   blocking(I32, I64, I32),
 	FuncBarrierAbort:  sig(I32),
 	FuncBarrierReset:  sig(I32),
+
+	FuncSegmentCreate: blocking(I32, I32, I64, I32),
+	FuncSegmentOpen:   blocking(I32, I32, I32),
+	FuncSegmentInfo:   sig(I32, I32, I32, I32),
+	FuncSegmentMap:    sig(I32, I32),
+	FuncSegmentUnmap:  sig(I32),
+	FuncSegmentRead:   sig(I32, I64, I32, I32),
+	FuncSegmentWrite:  sig(I32, I64, I32, I32),
+	FuncSegmentClose:  sig(I32),
+	FuncSegmentUnlink: blocking(I32),
+
+	FuncAtomicLoad:   sig(I32, I32, I32),
+	FuncAtomicStore:  sig(I32, I32, I64),
+	FuncAtomicAdd:    sig(I32, I32, I64, I32),
+	FuncAtomicCAS:    sig(I32, I32, I64, I64, I32),
+	FuncAtomicWait:   blocking(I32, I64, I64),
+	FuncAtomicNotify: sig(I32, I32, I32),
 }
 
 // sig is the signature of a non-blocking host function returning an errno.

@@ -47,6 +47,10 @@ const (
 	EIO Errno = 15
 	// EBUSY: too many waiters on a condition or barrier.
 	EBUSY Errno = 16
+	// EEXIST: a segment (or object) of that name exists.
+	EEXIST Errno = 17
+	// ENOSPC: the size or count is beyond the configured maximum.
+	ENOSPC Errno = 18
 )
 
 var errnoNames = [...]string{
@@ -67,6 +71,8 @@ var errnoNames = [...]string{
 	ECANCELED:  "ECANCELED",
 	EIO:        "EIO",
 	EBUSY:      "EBUSY",
+	EEXIST:     "EEXIST",
+	ENOSPC:     "ENOSPC",
 }
 
 var errnoText = [...]string{
@@ -87,6 +93,8 @@ var errnoText = [...]string{
 	ECANCELED:  "canceled",
 	EIO:        "shared state inconsistent",
 	EBUSY:      "too many waiters",
+	EEXIST:     "name exists",
+	ENOSPC:     "beyond the configured maximum",
 }
 
 // Name returns the constant's name, such as "EFAULT".
