@@ -21,4 +21,6 @@ var (
 	ErrNotFound     = errors.New("shm: no such name")
 	ErrBadHandle    = errors.New("shm: bad handle")
 	ErrNotSupported = errors.New("shm: not supported on this platform")
+	ErrBadSize      = errors.New("shm: size must be positive")
+	ErrBadName      = errors.New("shm: name too long")
 )

@@ -1,0 +1,214 @@
+package shm
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxSegmentName is the longest segment name in bytes.
+const MaxSegmentName = 255
+
+// SegmentPage is the granule of segment sizes: one wasm page, so that a
+// segment covers whole pages of a guest's linear memory.
+const SegmentPage = 64 << 10
+
+// NewSegmentFile makes a zeroed memfd of size bytes rounded up to whole
+// SegmentPages and seals it against resizing, so that no access inside a
+// mapping of it can fault. It returns the file and the rounded size.
+func NewSegmentFile(size int64) (*os.File, int64, error) {
+	if size <= 0 {
+		return nil, 0, fmt.Errorf("shm: segment size %d: %w", size, ErrBadSize)
+	}
+	size = (size + SegmentPage - 1) &^ (SegmentPage - 1)
+	fd, err := unix.MemfdCreate("wasmpool-segment", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, 0, fmt.Errorf("shm: memfd_create: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "wasmpool-segment")
+	if err := unix.Ftruncate(fd, size); err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("shm: sizing segment: %w", err)
+	}
+	seals := unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_SEAL
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("shm: sealing segment: %w", err)
+	}
+	return f, size, nil
+}
+
+// CheckSegmentFile returns the size of a segment file received from
+// another process, refusing one that could shrink under a mapping or whose
+// size is not a whole number of SegmentPages.
+func CheckSegmentFile(f *os.File) (int64, error) {
+	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)
+	if err != nil {
+		return 0, fmt.Errorf("shm: segment seals: %w", err)
+	}
+	if seals&(unix.F_SEAL_SHRINK|unix.F_SEAL_GROW) != unix.F_SEAL_SHRINK|unix.F_SEAL_GROW {
+		return 0, fmt.Errorf("shm: segment file is not sealed against resizing")
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, fmt.Errorf("shm: segment stat: %w", err)
+	}
+	if st.Size <= 0 || st.Size%SegmentPage != 0 {
+		return 0, fmt.Errorf("shm: segment file of %d bytes is not whole pages", st.Size)
+	}
+	return st.Size, nil
+}
+
+// MapSegment maps all of f, shared and writable.
+func MapSegment(f *os.File, size int64) ([]byte, error) {
+	b, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("shm: mapping segment: %w", err)
+	}
+	return b, nil
+}
+
+// UnmapSegment undoes MapSegment.
+func UnmapSegment(b []byte) error { return unix.Munmap(b) }
+
+// SegmentInfo describes a segment in a [Segments] directory.
+type SegmentInfo struct {
+	Name string
+	Size int64 // bytes, a whole number of SegmentPages
+}
+
+// Segments is the parent's directory of named segments. Create and Open
+// hand out a new descriptor of the segment's memfd (the caller closes it);
+// Unlink removes the name, after which the memory lives on only in the
+// mappings and descriptors that still refer to it. The zero value is not
+// usable: make one with NewSegments. It is safe for concurrent use.
+type Segments struct {
+	maxSize  int64
+	maxCount int
+
+	mu     sync.Mutex
+	byName map[string]*os.File
+	next   uint64
+	closed bool
+}
+
+// NewSegments returns an empty directory that refuses segments larger
+// than maxSize bytes and more than maxCount live names (ErrNoSpace).
+func NewSegments(maxSize int64, maxCount int) *Segments {
+	return &Segments{maxSize: maxSize, maxCount: maxCount, byName: map[string]*os.File{}}
+}
+
+// Create makes a segment of at least size bytes under name, or under a
+// new unique name ("wp-N") when name is empty.
+func (s *Segments) Create(name string, size int64) (SegmentInfo, *os.File, error) {
+	if err := checkSegmentName(name, true); err != nil {
+		return SegmentInfo{}, nil, err
+	}
+	switch {
+	case size <= 0:
+		return SegmentInfo{}, nil, fmt.Errorf("shm: segment size %d: %w", size, ErrBadSize)
+	case size > s.maxSize:
+		return SegmentInfo{}, nil, fmt.Errorf("shm: segment size %d beyond the maximum %d: %w", size, s.maxSize, ErrNoSpace)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return SegmentInfo{}, nil, ErrClosed
+	case name != "" && s.byName[name] != nil:
+		return SegmentInfo{}, nil, fmt.Errorf("shm: segment %q: %w", name, ErrExists)
+	case len(s.byName) >= s.maxCount:
+		return SegmentInfo{}, nil, fmt.Errorf("shm: %d segments: %w", len(s.byName), ErrNoSpace)
+	}
+	for name == "" || s.byName[name] != nil {
+		s.next++
+		name = "wp-" + strconv.FormatUint(s.next, 10)
+	}
+	f, rounded, err := NewSegmentFile(size)
+	if err != nil {
+		return SegmentInfo{}, nil, err
+	}
+	dup, err := dupFile(f)
+	if err != nil {
+		f.Close()
+		return SegmentInfo{}, nil, err
+	}
+	s.byName[name] = f
+	return SegmentInfo{Name: name, Size: rounded}, dup, nil
+}
+
+// Open returns the segment of that name and a new descriptor of it.
+func (s *Segments) Open(name string) (SegmentInfo, *os.File, error) {
+	if err := checkSegmentName(name, false); err != nil {
+		return SegmentInfo{}, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return SegmentInfo{}, nil, ErrClosed
+	}
+	f := s.byName[name]
+	if f == nil {
+		return SegmentInfo{}, nil, fmt.Errorf("shm: segment %q: %w", name, ErrNotFound)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return SegmentInfo{}, nil, fmt.Errorf("shm: segment stat: %w", err)
+	}
+	dup, err := dupFile(f)
+	if err != nil {
+		return SegmentInfo{}, nil, err
+	}
+	return SegmentInfo{Name: name, Size: st.Size}, dup, nil
+}
+
+// Unlink removes name from the directory. Mappings made before stay valid.
+func (s *Segments) Unlink(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.byName[name]
+	if f == nil {
+		return fmt.Errorf("shm: segment %q: %w", name, ErrNotFound)
+	}
+	delete(s.byName, name)
+	return f.Close()
+}
+
+// Len returns the number of named segments.
+func (s *Segments) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byName)
+}
+
+// Close unlinks every segment and refuses further calls. It is idempotent.
+func (s *Segments) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, f := range s.byName {
+		f.Close()
+		delete(s.byName, name)
+	}
+	s.closed = true
+}
+
+func checkSegmentName(name string, emptyOK bool) error {
+	switch {
+	case name == "" && !emptyOK:
+		return fmt.Errorf("shm: empty segment name: %w", ErrNotFound)
+	case len(name) > MaxSegmentName:
+		return fmt.Errorf("shm: segment name of %d bytes: %w", len(name), ErrBadName)
+	}
+	return nil
+}
+
+func dupFile(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("shm: dup segment: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}

@@ -1,0 +1,171 @@
+//go:build linux
+
+package shm
+
+import (
+	"net"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+func TestSegments_createOpenUnlink(t *testing.T) {
+	s := NewSegments(1<<20, 4)
+	defer s.Close()
+	info, f, err := s.Create("a", 1)
+	require.NoError(t, err)
+	require.Equal(t, SegmentInfo{Name: "a", Size: SegmentPage}, info)
+	size, err := CheckSegmentFile(f)
+	require.NoError(t, err)
+	require.Equal(t, int64(SegmentPage), size)
+	m1, err := MapSegment(f, size)
+	require.NoError(t, err)
+	f.Close()
+	defer UnmapSegment(m1)
+
+	info2, f2, err := s.Open("a")
+	require.NoError(t, err)
+	require.Equal(t, info, info2)
+	m2, err := MapSegment(f2, info2.Size)
+	require.NoError(t, err)
+	f2.Close()
+	defer UnmapSegment(m2)
+	m1[100] = 42
+	require.Equal(t, byte(42), m2[100], "two mappings, one memory")
+
+	require.NoError(t, s.Unlink("a"))
+	_, _, err = s.Open("a")
+	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, s.Unlink("a"), ErrNotFound)
+	m2[101] = 7
+	require.Equal(t, byte(7), m1[101], "mappings outlive the name")
+
+	anon, f3, err := s.Create("", 3*SegmentPage+1)
+	require.NoError(t, err)
+	f3.Close()
+	require.Equal(t, "wp-1", anon.Name)
+	require.Equal(t, int64(4*SegmentPage), anon.Size)
+}
+
+func TestSegments_limits(t *testing.T) {
+	s := NewSegments(1<<20, 2)
+	_, _, err := s.Create("zero", 0)
+	require.ErrorIs(t, err, ErrBadSize)
+	_, _, err = s.Create("neg", -5)
+	require.ErrorIs(t, err, ErrBadSize)
+	_, _, err = s.Create("big", 1<<20+1)
+	require.ErrorIs(t, err, ErrNoSpace)
+	_, _, err = s.Create(string(make([]byte, MaxSegmentName+1)), 1)
+	require.ErrorIs(t, err, ErrBadName)
+	_, _, err = s.Open("")
+	require.ErrorIs(t, err, ErrNotFound)
+	for _, n := range []string{"a", "b"} {
+		_, f, err := s.Create(n, 1)
+		require.NoError(t, err)
+		f.Close()
+	}
+	_, _, err = s.Create("a", 1)
+	require.ErrorIs(t, err, ErrExists)
+	_, _, err = s.Create("c", 1)
+	require.ErrorIs(t, err, ErrNoSpace)
+	require.Equal(t, 2, s.Len())
+	s.Close()
+	s.Close()
+	require.Zero(t, s.Len())
+	_, _, err = s.Create("d", 1)
+	require.ErrorIs(t, err, ErrClosed)
+}
+
+func TestCheckSegmentFile_refusesUnsealed(t *testing.T) {
+	fd, err := unix.MemfdCreate("unsealed", unix.MFD_CLOEXEC)
+	require.NoError(t, err)
+	f := os.NewFile(uintptr(fd), "unsealed")
+	defer f.Close()
+	require.NoError(t, f.Truncate(SegmentPage))
+	_, err = CheckSegmentFile(f)
+	require.ErrorContains(t, err, "not sealed")
+}
+
+// servedPair starts ServeSegments on one end of a SegmentPair and returns a
+// client on the other.
+func servedPair(t *testing.T, s *Segments) (*SegmentClient, *net.UnixConn, chan error) {
+	t.Helper()
+	pf, wf, err := SegmentPair()
+	require.NoError(t, err)
+	pc, err := net.FileConn(pf)
+	require.NoError(t, err)
+	pf.Close()
+	wc, err := net.FileConn(wf)
+	require.NoError(t, err)
+	wf.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- ServeSegments(pc.(*net.UnixConn), s)
+		pc.Close()
+	}()
+	return NewSegmentClient(wc.(*net.UnixConn)), wc.(*net.UnixConn), done
+}
+
+func TestSegmentService(t *testing.T) {
+	s := NewSegments(1<<20, 8)
+	defer s.Close()
+	c, _, done := servedPair(t, s)
+	info, f, err := c.Create("svc", 10)
+	require.NoError(t, err)
+	require.Equal(t, SegmentInfo{Name: "svc", Size: SegmentPage}, info)
+	size, err := CheckSegmentFile(f)
+	require.NoError(t, err)
+	require.Equal(t, info.Size, size)
+	f.Close()
+
+	info2, f2, err := c.Open("svc")
+	require.NoError(t, err)
+	require.Equal(t, info, info2)
+	f2.Close()
+	_, _, err = c.Create("svc", 10)
+	require.ErrorIs(t, err, ErrExists)
+	_, _, err = c.Create("huge", 2<<20)
+	require.ErrorIs(t, err, ErrNoSpace)
+	_, _, err = c.Create("zero", 0)
+	require.ErrorIs(t, err, ErrBadSize)
+	_, _, err = c.Create(string(make([]byte, MaxSegmentName+1)), 1)
+	require.ErrorIs(t, err, ErrBadName)
+	require.NoError(t, c.Unlink("svc"))
+	_, _, err = c.Open("svc")
+	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, c.Unlink("svc"), ErrNotFound)
+
+	require.NoError(t, c.Close())
+	require.NoError(t, <-done, "the client's end closing ends the service cleanly")
+	_, _, err = c.Open("svc")
+	require.Error(t, err)
+}
+
+// A malformed request ends the service with an error and never touches the
+// directory.
+func TestSegmentService_malformed(t *testing.T) {
+	for name, req := range map[string][]byte{
+		"short":    {segOpOpen, 1, 2},
+		"long":     make([]byte, segMaxDatagram+1),
+		"badop":    append([]byte{99}, make([]byte, 8)...),
+		"emptyeof": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := NewSegments(1<<20, 8)
+			defer s.Close()
+			_, wc, done := servedPair(t, s)
+			_, _, err := wc.WriteMsgUnix(req, nil, nil)
+			require.NoError(t, err)
+			err = <-done
+			if name == "emptyeof" {
+				require.NoError(t, err, "an empty datagram reads as EOF")
+			} else {
+				require.Error(t, err)
+			}
+			wc.Close()
+			require.Zero(t, s.Len())
+		})
+	}
+}
