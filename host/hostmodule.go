@@ -23,6 +23,7 @@ func (rt *Runtime) instantiateHostModule(ctx context.Context) error {
 		abi.FuncLog:        logRecord,
 	}
 	maps.Copy(fns, ipcFunctions())
+	maps.Copy(fns, segmentFunctions())
 	for name, sig := range abi.HostFunctions {
 		fn, ok := fns[name]
 		if !ok {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 	"github.com/wasmpool/wasmpool/abi"
 )
@@ -41,6 +42,8 @@ type callState struct {
 	// objects are the shared objects the instance opened; nil without an
 	// arena.
 	objects *objects
+	// segments are the segments the instance opened.
+	segments *segments
 }
 
 type stateKey struct{}
@@ -57,6 +60,8 @@ func (m *Module) NewInstance(ctx context.Context, cfg InstanceConfig) (*Instance
 		}
 		st.objects = newObjects(a, tok)
 	}
+	alloc := newMemoryAllocator()
+	st.segments = &segments{dir: m.rt.cfg.Segments, mem: alloc}
 	in.ctx = context.WithValue(context.Background(), stateKey{}, st)
 	mc := wazero.NewModuleConfig().
 		WithName("").
@@ -65,7 +70,11 @@ func (m *Module) NewInstance(ctx context.Context, cfg InstanceConfig) (*Instance
 		WithStderr(in.stderr).
 		WithSysNanotime().
 		WithSysNanosleep()
-	mod, err := m.rt.r.InstantiateModule(in.callContext(ctx), m.compiled, mc)
+	ictx := in.callContext(ctx)
+	if alloc != nil {
+		ictx = experimental.WithMemoryAllocator(ictx, alloc)
+	}
+	mod, err := m.rt.r.InstantiateModule(ictx, m.compiled, mc)
 	if err != nil {
 		in.release()
 		return nil, in.classify("", err)
@@ -165,6 +174,9 @@ func (in *Instance) Close(ctx context.Context) error {
 }
 
 func (in *Instance) release() {
+	if s := in.state.segments; s != nil {
+		s.release()
+	}
 	if o := in.state.objects; o != nil {
 		o.release()
 		in.rt.freeToken(o.tok)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/internal/shm"
@@ -53,6 +54,9 @@ type Config struct {
 	// object_ref; nil means none (those calls fail with ENOSYS). The
 	// caller keeps ownership.
 	Arena *shm.Arena
+	// Segments serves guests' segment_create, segment_open and
+	// segment_unlink; nil means those calls fail with ENOSYS.
+	Segments SegmentDirectory
 	// Participant is this process's participant number in the arena
 	// (see shm.Token): every instance's token carries it.
 	Participant uint32
@@ -84,7 +88,11 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
 	}
+	// The threads feature lets guests that emit wasm atomics (C, Rust,
+	// Zig) use them on segment windows, where they are atomic across
+	// processes.
 	rc := wazero.NewRuntimeConfig().
+		WithCoreFeatures(api.CoreFeaturesV2 | experimental.CoreFeaturesThreads).
 		WithMemoryLimitPages(cfg.MemoryLimitPages).
 		WithCloseOnContextDone(cfg.Interruptible)
 	if cfg.Arena != nil && (cfg.Participant == 0 || cfg.Participant > shm.MaxParticipant) {
