@@ -90,6 +90,12 @@ type Config struct {
 	// MaxObjects bounds how many shared objects the pool can hold. 0 means
 	// 4096; at most 65536.
 	MaxObjects int
+	// MaxSegmentSize bounds the size in bytes of one shared-memory segment
+	// (SharedMemory). 0 means 4 GiB.
+	MaxSegmentSize int64
+	// MaxSegments bounds how many named segments exist at once. 0 means
+	// 1024.
+	MaxSegments int
 }
 
 // Output is one piece of guest output.
@@ -127,6 +133,7 @@ type Pool struct {
 	// the participant numbers of live worker processes.
 	arena   *shm.Arena
 	objects *shm.Directory
+	segs    *shm.Segments // named shared-memory segments
 	parts   participants
 	locals  atomic.Uint32 // local ids of parent handles
 
@@ -169,6 +176,7 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		return nil, err
 	}
 	p.objects = shm.NewDirectory(p.arena)
+	p.segs = shm.NewSegments(cfg.MaxSegmentSize, cfg.MaxSegments)
 	if p.spawn, err = newSpawner(); err != nil {
 		p.arena.Close()
 		return nil, err
@@ -237,6 +245,15 @@ func (cfg *Config) normalize() error {
 	}
 	if cfg.ArenaSize < 0 || cfg.MaxObjects < 0 || cfg.MaxObjects > 1<<16 {
 		return errors.New("pool: ArenaSize or MaxObjects out of range")
+	}
+	if cfg.MaxSegmentSize == 0 {
+		cfg.MaxSegmentSize = 4 << 30
+	}
+	if cfg.MaxSegments == 0 {
+		cfg.MaxSegments = 1024
+	}
+	if cfg.MaxSegmentSize < 0 || cfg.MaxSegments < 0 {
+		return errors.New("pool: negative MaxSegmentSize or MaxSegments")
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 30 * time.Second
@@ -356,6 +373,9 @@ func (p *Pool) Close() error {
 	}
 	if p.arena != nil {
 		p.arena.Close()
+	}
+	if p.segs != nil {
+		p.segs.Close()
 	}
 	return nil
 }

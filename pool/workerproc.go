@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/shm"
 	"github.com/wasmpool/wasmpool/internal/wire"
 	"github.com/wasmpool/wasmpool/internal/worker"
 )
@@ -101,12 +102,27 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		return nil, &StartError{Worker: slot, Err: err}
 	}
 	w.part = part
-	// fd 3 = worker.ControlFD, fd 4 = worker.ArenaFD
-	w.cmd.ExtraFiles = []*os.File{childEnd, p.arena.File()}
+	segParent, segChild, err := shm.SegmentPair()
+	if err != nil {
+		parentEnd.Close()
+		p.parts.give(part)
+		return nil, &StartError{Worker: slot, Err: err}
+	}
+	defer segChild.Close()
+	segConn, err := net.FileConn(segParent)
+	segParent.Close()
+	if err != nil {
+		parentEnd.Close()
+		p.parts.give(part)
+		return nil, &StartError{Worker: slot, Err: err}
+	}
+	// fd 3 = worker.ControlFD, fd 4 = worker.ArenaFD, fd 5 = worker.SegmentsFD
+	w.cmd.ExtraFiles = []*os.File{childEnd, p.arena.File(), segChild}
 	w.cmd.Stderr = w.stderr
 	w.cmd.WaitDelay = time.Second
 	if err := p.spawn.start(w.cmd); err != nil {
 		parentEnd.Close()
+		segConn.Close()
 		p.parts.give(part)
 		return nil, &StartError{Worker: slot, Err: err}
 	}
@@ -114,6 +130,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	conn, err := net.FileConn(parentEnd)
 	parentEnd.Close()
 	if err != nil {
+		segConn.Close()
 		w.cmd.Process.Kill()
 		w.cmd.Wait()
 		p.retire(part)
@@ -122,13 +139,21 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	w.conn = conn
 	if err := w.handshake(ctx, cookie); err != nil {
 		conn.Close()
+		segConn.Close()
 		w.cmd.Process.Kill()
 		w.cmd.Wait()
 		p.retire(part)
 		return nil, &StartError{Worker: slot, Err: err, Stderr: w.stderr.String()}
 	}
 	w.w = wire.NewWriter(conn)
-	p.wg.Add(3)
+	p.wg.Add(4)
+	go func() {
+		defer p.wg.Done()
+		// The worker's death closes its end; a malformed request ends the
+		// service for that worker only (its guests then get EIO).
+		shm.ServeSegments(segConn.(*net.UnixConn), p.segs)
+		segConn.Close()
+	}()
 	go w.waitExit()
 	go w.readLoop(wire.NewReader(conn, p.cfg.MaxMessageSize+wire.Overhead))
 	go w.feed()

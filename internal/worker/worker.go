@@ -33,6 +33,10 @@ const ControlFD = 3
 // ArenaFD is the shared arena's memfd, when Init names a participant.
 const ArenaFD = 4
 
+// SegmentsFD is the worker's end of the segment socket (see
+// shm.SegmentPair), when Init names a participant.
+const SegmentsFD = 5
+
 // Exit codes of a worker process.
 const (
 	ExitOK        = 0  // the parent closed the control channel
@@ -111,6 +115,13 @@ func serve(conn net.Conn, cookie string) int {
 	if init.Participant != 0 {
 		if cfg.Arena, err = shm.Map(os.NewFile(ArenaFD, "wasmpool-arena")); err == nil {
 			defer cfg.Arena.Close()
+		}
+		if err == nil {
+			var segs *shm.SegmentClient
+			if segs, err = segmentClient(); err == nil {
+				defer segs.Close()
+				cfg.Segments = segs
+			}
 		}
 	}
 	var rt *host.Runtime
@@ -368,4 +379,20 @@ func (sw *streamWriter) Write(p []byte) (int, error) {
 
 func (o *output) log(level abi.LogLevel, msg []byte) {
 	o.s.w.Send(wire.AppendLog(nil, &wire.Log{ID: o.id, Stream: wire.StreamLog + uint8(level), Data: msg}))
+}
+
+// segmentClient wraps the inherited segment socket.
+func segmentClient() (*shm.SegmentClient, error) {
+	f := os.NewFile(SegmentsFD, "wasmpool-segments")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("segment socket on fd %d: %w", SegmentsFD, err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("fd %d is not a unix socket", SegmentsFD)
+	}
+	return shm.NewSegmentClient(uc), nil
 }
