@@ -35,3 +35,9 @@ var Bench []byte
 //
 //go:embed ipc.wasm
 var IPC []byte
+
+// Shmem is modules/shmem: shared-memory segment examples (size, square,
+// count) and the guest halves of the segment benchmarks.
+//
+//go:embed shmem.wasm
+var Shmem []byte

@@ -26,7 +26,9 @@ import platform
 import statistics
 import sys
 import time
+import zlib
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import resource_tracker, shared_memory
 
 
 def echo(b):
@@ -481,6 +483,120 @@ def bench_lock_uncontended(a):
     return [result("lock-uncontended", "ns", samples, items=n)]
 
 
+def attach(name):
+    """SharedMemory(name) without the resource tracker's claim on it: an
+    attaching process registers the name as if it owned it (CPython
+    gh-82300), and the tracker then warns and unlinks at exit. The common
+    workaround, costing one more message to the tracker."""
+    s = shared_memory.SharedMemory(name=name)
+    resource_tracker.unregister(s._name, "shared_memory")
+    return s
+
+
+def seg_child(role, name, size, rounds, conn):
+    """Attaches to segment name and writes it from a bytes object, or reads
+    it with zlib.crc32, rounds times; sends the best seconds."""
+    shm = attach(name)
+    data = bytes(range(256)) * (size // 256) if role == "write" else None
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        if role == "write":
+            shm.buf[:size] = data
+        else:
+            zlib.crc32(shm.buf[:size])
+        best = min(best, time.perf_counter() - t0)
+    conn.send(best)
+    shm.close()
+
+
+def bench_segment_rw(a):
+    """A --size-byte SharedMemory: one fork child writes it, then another
+    reads it with a checksum; GB/s of the best of 3 rounds in each, per run.
+    Results "segment-rw/write" and "segment-rw/read"."""
+    ctx = mp.get_context("fork")
+    shm = shared_memory.SharedMemory(create=True, size=a.size)
+    out = {"write": [], "read": []}
+    try:
+        for _ in range(a.runs):
+            for role in ("write", "read"):
+                r, w = ctx.Pipe(duplex=False)
+                p = ctx.Process(target=seg_child, args=(role, shm.name, a.size, 3, w))
+                p.start()
+                secs = r.recv()
+                p.join()
+                out[role].append(a.size / secs / 1e9)
+    finally:
+        shm.close()
+        shm.unlink()
+    return [result(f"segment-rw/{k}", "GB/s", v, bytes=a.size) for k, v in out.items()]
+
+
+def seg_attacher(conn):
+    """Per name received: attaches, writes a byte, closes, answers."""
+    while (name := conn.recv()) is not None:
+        s = attach(name)
+        s.buf[0] = 1
+        s.close()
+        conn.send(True)
+
+
+def bench_segment_create(a):
+    """The parent creates a 4 KiB SharedMemory, a fork child attaches to it
+    by name and writes a byte, the parent unlinks it; per run microseconds
+    per cycle."""
+    ctx = mp.get_context("fork")
+    here, there = ctx.Pipe()
+    p = ctx.Process(target=seg_attacher, args=(there,), daemon=True)
+    p.start()
+    n = ipc_n(a)
+    samples = []
+    try:
+        for run in range(a.runs + 1):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                shm = shared_memory.SharedMemory(create=True, size=4096)
+                here.send(shm.name)
+                here.recv()
+                shm.close()
+                shm.unlink()
+            if run > 0:  # the first run warms up
+                samples.append((time.perf_counter() - t0) / n * 1e6)
+    finally:
+        here.send(None)
+        p.join()
+    return [result("segment-create", "us", samples, items=n)]
+
+
+def value_adder(v, n, conn):
+    t0 = time.perf_counter()
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+    conn.send(time.perf_counter() - t0)
+
+
+def bench_atomic_add(a):
+    """Two fork children each add 1 to one mp.Value('q') under its lock, n
+    times; per run microseconds per add (the mean of the two)."""
+    ctx = mp.get_context("fork")
+    n = ipc_n(a)
+    samples = []
+    for _ in range(a.runs):
+        v = ctx.Value("q", 0)
+        pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
+        procs = [ctx.Process(target=value_adder, args=(v, n, w)) for _, w in pipes]
+        for p in procs:
+            p.start()
+        secs = [r.recv() for r, _ in pipes]
+        for p in procs:
+            p.join()
+        if v.value != 2 * n:
+            raise SystemExit(f"baseline.py: atomic-add: counter {v.value}, want {2 * n}")
+        samples.append(sum(secs) / 2 / n * 1e6)
+    return [result("atomic-add", "us", samples, items=n)]
+
+
 BENCHMARKS = {
     "version": lambda a: [],
     "roundtrip": bench_roundtrip,
@@ -492,6 +608,9 @@ BENCHMARKS = {
     "pipe-pingpong": bench_pipe_pingpong,
     "sem-pingpong": bench_sem_pingpong,
     "lock-uncontended": bench_lock_uncontended,
+    "segment-rw": bench_segment_rw,
+    "segment-create": bench_segment_create,
+    "atomic-add": bench_atomic_add,
 }
 
 
@@ -507,7 +626,7 @@ def main():
                                               "(*-pingpong: empty = this process's CPUs)")
     ap.add_argument("--variants", default="unpinned", help="roundtrip, *-pingpong: unpinned,1cpu,2cpu")
     ap.add_argument("--shapes", default="1x1,2x2", help="queue-oneway: producers x consumers, comma-separated")
-    ap.add_argument("--size", type=int, default=64, help="queue-oneway: message bytes")
+    ap.add_argument("--size", type=int, default=64, help="queue-oneway: message bytes; segment-rw: segment bytes")
     ap.add_argument("--methods", default="fork,forkserver,spawn", help="ready: start methods")
     ap.add_argument("--ranges", type=int, default=64, help="primes: how many ranges")
     a = ap.parse_args()

@@ -46,7 +46,8 @@ type Config struct {
 // Names returns the benchmarks Run knows, in the order it runs them.
 func Names() []string {
 	return []string{"roundtrip", "map", "map-chunk1", "ready", "primes",
-		"queue-pingpong", "pipe-pingpong", "sem-pingpong", "queue-oneway", "lock-uncontended"}
+		"queue-pingpong", "pipe-pingpong", "sem-pingpong", "queue-oneway", "lock-uncontended",
+		"segment-rw", "segment-create", "atomic-add"}
 }
 
 //go:embed baseline.py
@@ -122,6 +123,10 @@ func Run(ctx context.Context, out io.Writer, cfg Config) error {
 		"sem-pingpong":     r.semPingpong,
 		"queue-oneway":     r.queueOneway,
 		"lock-uncontended": r.lockUncontended,
+
+		"segment-rw":     r.segmentRW,
+		"segment-create": r.segmentCreate,
+		"atomic-add":     r.atomicAdd,
 	}
 	for _, name := range Names() {
 		if !r.selected[name] {

@@ -16,6 +16,7 @@ const (
 	seconds             // s, lower is better
 	rate                // items/s, higher is better
 	factor              // ×, higher is better
+	gbps                // GB/s, higher is better
 )
 
 func (u unit) lowerIsBetter() bool { return u == micros || u == millis || u == seconds }
@@ -42,6 +43,8 @@ func (u unit) format(v float64) string {
 		return sig3(v) + " /s"
 	case factor:
 		return sig3(v) + "×"
+	case gbps:
+		return sig3(v) + " GB/s"
 	}
 	return fmt.Sprint(v)
 }

@@ -32,6 +32,7 @@ var goGuests = map[string]string{
 	"modules/greet":             "modules/greet.wasm",
 	"modules/bench":             "modules/bench.wasm",
 	"modules/ipc":               "modules/ipc.wasm",
+	"modules/shmem":             "modules/shmem.wasm",
 	"testdata/guests/testguest": "testdata/testguest.wasm",
 }
 

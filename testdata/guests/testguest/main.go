@@ -27,6 +27,30 @@ func rawOutput(ptr, n uint32) uint32
 //go:wasmimport wasmpool call_input
 func rawInput(namePtr, inputPtr uint32) uint32
 
+//go:wasmimport wasmpool segment_open
+func rawSegmentOpen(ptr unsafe.Pointer, n uint32, hptr unsafe.Pointer) uint32
+
+//go:wasmimport wasmpool segment_create
+func rawSegmentCreate(ptr uint32, n uint32, size int64, hptr uint32) uint32
+
+//go:wasmimport wasmpool segment_map
+func rawSegmentMap(h uint32, window uint32) uint32
+
+//go:wasmimport wasmpool segment_read
+func rawSegmentRead(h uint32, off int64, ptr uint32, n uint32) uint32
+
+//go:wasmimport wasmpool segment_unmap
+func rawSegmentUnmap(h uint32) uint32
+
+//go:wasmimport wasmpool segment_close
+func rawSegmentClose(h uint32) uint32
+
+//go:wasmimport wasmpool atomic_add
+func rawAtomicAdd(addr uint32, width uint32, delta uint64, out uint32) uint32
+
+//go:wasmimport wasmpool atomic_wait
+func rawAtomicWait(addr uint32, expected uint64, timeout int64) uint32
+
 // sink keeps the spin loop from being optimized away.
 var sink uint64
 
@@ -109,6 +133,52 @@ func init() {
 			byte(rawInput(wild, wild)),
 			byte(rawOutput(wild, 100)),
 			byte(rawOutput(0, 0x7fffffff)),
+		}, nil
+	})
+	// segedge calls the segment and atomic host functions with edge
+	// arguments on the segment named by the input and returns the errnos,
+	// one byte each.
+	guest.Task("segedge", func(in []byte) ([]byte, error) {
+		const wild = 0xfffffff0
+		var h uint32
+		if e := rawSegmentOpen(unsafe.Pointer(unsafe.SliceData(in)), uint32(len(in)), unsafe.Pointer(&h)); e != 0 {
+			return nil, fmt.Errorf("segment_open: %v", abi.Errno(e))
+		}
+		defer rawSegmentClose(h)
+		w, err := guest.OpenSharedMemory(string(in))
+		if err != nil {
+			return nil, err
+		}
+		defer w.Close()
+		win, err := w.Map()
+		if err != nil {
+			return nil, err
+		}
+		at := uint32(uintptr(unsafe.Pointer(unsafe.SliceData(win))))
+		var out8 uint64
+		outp := uint32(uintptr(unsafe.Pointer(&out8)))
+		name := []byte("x")
+		var h2 uint32
+		namep, h2p := uint32(uintptr(unsafe.Pointer(&name[0]))), uint32(uintptr(unsafe.Pointer(&h2)))
+		return []byte{
+			byte(rawSegmentMap(h, at+1)),                                           // unaligned: EINVAL
+			byte(rawSegmentMap(h, 0xffff0000)),                                     // past memory: EFAULT
+			byte(rawSegmentMap(h, at)),                                             // overlaps w's window: EINVAL
+			byte(rawSegmentMap(h+100, at)),                                         // bad handle: EBADF
+			byte(rawSegmentRead(h, int64(w.Size()), outp, 1)),                      // past the segment: EINVAL
+			byte(rawSegmentRead(h, -1, outp, 1)),                                   // negative offset: EINVAL
+			byte(rawSegmentRead(h, 0, wild, 100)),                                  // wild pointer: EFAULT
+			byte(rawSegmentUnmap(h)),                                               // not mapped: EINVAL
+			byte(rawAtomicAdd(at+4, 64, 1, outp)),                                  // misaligned: EINVAL
+			byte(rawAtomicAdd(at, 16, 1, outp)),                                    // bad width: EINVAL
+			byte(rawAtomicAdd(wild, 32, 1, outp)),                                  // wild address: EFAULT
+			byte(rawAtomicAdd(at, 64, 1, wild)),                                    // wild out pointer: EFAULT
+			byte(rawAtomicWait(at+8, 7, 0)),                                        // value differs: EAGAIN
+			byte(rawAtomicWait(at+8, 0, 1000)),                                     // times out: ETIMEDOUT
+			byte(rawSegmentCreate(namep, 1, 0, h2p)),                               // size 0: EINVAL
+			byte(rawSegmentCreate(namep, 1, 1<<40, h2p)),                           // too big: ENOSPC
+			byte(rawSegmentCreate(namep, 1, 1, wild)),                              // wild handle pointer: EFAULT
+			byte(rawSegmentOpen(unsafe.Pointer(&name[0]), 1, unsafe.Pointer(&h2))), // never made: ENOENT
 		}, nil
 	})
 	guest.Process("hello", func(args [][]byte) error {
