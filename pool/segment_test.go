@@ -190,3 +190,100 @@ func TestSharedMemory_closedPool(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 	require.NoError(t, s.Close())
 }
+
+// A ShareableList made by the parent is read and changed in place by a
+// guest in a worker process; exact lengths and UTF-8 survive both ways
+// (Python strips trailing NULs and mis-sizes multi-byte UTF-8).
+func TestShareableList_acrossProcesses(t *testing.T) {
+	p := newShmemPool(t, 1)
+	l, err := p.NewShareableList("list", []any{41, "héllo, 世界", []byte("z\x00\x00"), 2.5, true, nil})
+	require.NoError(t, err)
+	defer l.Close()
+	defer l.Unlink()
+	pr, out := run(t, p, "list-edit", []byte(l.Name()))
+	join(t, pr)
+	require.Equal(t, "0: 41\n1: \"héllo, 世界\"\n2: []byte{0x7a, 0x0, 0x0}\n3: 2.5\n4: true\n5: <nil>\n", out.String())
+	v, err := l.Get(0)
+	require.NoError(t, err)
+	require.Equal(t, int64(42), v)
+	v, err = l.Get(1)
+	require.NoError(t, err)
+	require.Equal(t, "HÉLLO, 世界", v)
+
+	require.ErrorIs(t, l.Set(5, "more than eight bytes"), ErrListValue)
+	require.ErrorIs(t, l.Set(9, 1), ErrListValue)
+	require.ErrorIs(t, l.Set(0, struct{}{}), ErrListValue)
+	_, err = p.NewShareableList("", []any{uint8(1)})
+	require.ErrorIs(t, err, ErrListValue)
+
+	seg, err := p.CreateSharedMemory("not a list", 1)
+	require.NoError(t, err)
+	defer seg.Close()
+	_, err = p.OpenShareableList("not a list")
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.NoError(t, l.Close())
+	_, err = l.Get(0)
+	require.ErrorIs(t, err, ErrClosed)
+}
+
+// A float64 Value with a lock: guests in two workers add under the lock
+// (a read-modify-write), and the total is exact; without the lock the
+// atomic Add is exact too.
+func TestValue_acrossWorkers(t *testing.T) {
+	p := newShmemPool(t, 2)
+	for _, locked := range []string{"1", "0"} {
+		v, err := NewValue[float64](p, "", 1, locked == "1")
+		require.NoError(t, err)
+		require.Equal(t, locked == "1", v.Lock() != nil)
+		const procs, adds = 4, 2000
+		var prs []*Process
+		for range procs {
+			pr, _ := run(t, p, "value-add", []byte(v.Name()), []byte(strconv.Itoa(adds)), []byte(locked))
+			prs = append(prs, pr)
+		}
+		for _, pr := range prs {
+			join(t, pr)
+		}
+		require.Equal(t, 1+0.5*procs*adds, v.Load(), "locked=%s", locked)
+		again, err := OpenValue[float64](p, v.Name())
+		require.NoError(t, err)
+		require.Equal(t, v.Load(), again.Load())
+		require.Equal(t, 1.5+0.5*procs*adds, again.Add(0.5))
+		_, err = OpenValue[int32](p, v.Name())
+		require.ErrorIs(t, err, ErrCorrupt, "another cell type")
+		again.Close()
+		v.Unlink()
+		v.Close()
+	}
+}
+
+// An int32 Array filled in parallel by guests, read by the parent as a
+// []int32 with no copy.
+func TestArray_parallelFill(t *testing.T) {
+	p := newShmemPool(t, 2)
+	a, err := NewArray[int32](p, "cells", 10000, false)
+	require.NoError(t, err)
+	defer a.Close()
+	defer a.Unlink()
+	require.Nil(t, a.Lock())
+	var prs []*Process
+	for k := range 3 {
+		pr, _ := run(t, p, "array-fill", []byte(a.Name()), []byte(strconv.Itoa(k)), []byte("3"))
+		prs = append(prs, pr)
+	}
+	for _, pr := range prs {
+		join(t, pr)
+	}
+	for i, c := range a.Cells() {
+		require.Equal(t, int32(i*i), c, "cell %d", i)
+	}
+	require.Equal(t, int32(7*7+3), a.Add(7, 3))
+	a.Store(8, -1)
+	require.Equal(t, int32(-1), a.Load(8))
+	_, err = NewArray[int64](p, "", -1, false)
+	require.ErrorIs(t, err, ErrBadSize)
+	_, err = OpenArray[int64](p, "cells")
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, err = OpenArray[int32](p, "nope")
+	require.ErrorIs(t, err, ErrNotFound)
+}

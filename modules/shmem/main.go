@@ -19,6 +19,12 @@
 //	cycle(n)                       n times: creates a 4 KiB segment, maps it,
 //	                               writes a byte, unmaps, unlinks, closes;
 //	                               prints ns per cycle
+//	list-edit(name)                prints a ShareableList's items (Go syntax),
+//	                               then adds 1 to item 0 and upper-cases
+//	                               the string in item 1
+//	value-add(name, n, locked)     adds 0.5 to a float64 Value n times, under
+//	                               its lock when locked is "1"
+//	array-fill(name, part, parts)  sets its part of an int32 Array to i*i
 //	await(name)                    waits until the segment's first uint32 is
 //	                               not 0, then prints "woken"
 package main
@@ -27,6 +33,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -42,6 +49,9 @@ func init() {
 	guest.Process("handshake", handshake)
 	guest.Process("await", await)
 	guest.Process("cycle", cycle)
+	guest.Process("list-edit", listEdit)
+	guest.Process("value-add", valueAdd)
+	guest.Process("array-fill", arrayFill)
 }
 
 func main() {}
@@ -270,5 +280,94 @@ func cycle(args [][]byte) error {
 		}
 	}
 	fmt.Printf("%d ns\n", time.Since(start).Nanoseconds()/int64(n))
+	return nil
+}
+
+func listEdit(args [][]byte) error {
+	if err := need(args, 1); err != nil {
+		return err
+	}
+	l, err := guest.OpenShareableList(string(args[0]))
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	for i := range l.Len() {
+		v, err := l.Get(i)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%d: %#v\n", i, v)
+	}
+	n, err := l.Get(0)
+	if err != nil {
+		return err
+	}
+	if err := l.Set(0, n.(int64)+1); err != nil {
+		return err
+	}
+	s, err := l.Get(1)
+	if err != nil {
+		return err
+	}
+	return l.Set(1, strings.ToUpper(s.(string)))
+}
+
+func valueAdd(args [][]byte) error {
+	if err := need(args, 3); err != nil {
+		return err
+	}
+	n, err := intArg(args[1])
+	if err != nil {
+		return err
+	}
+	v, err := guest.OpenValue[float64](string(args[0]))
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if string(args[2]) != "1" {
+		for range n {
+			v.Add(0.5)
+		}
+		return nil
+	}
+	lock, err := v.Lock()
+	if err != nil || lock == nil {
+		return fmt.Errorf("value lock: %v", err)
+	}
+	for range n {
+		if err := lock.Acquire(guest.Forever); err != nil {
+			return err
+		}
+		v.Store(v.Load() + 0.5) // a read-modify-write that needs the lock
+		if err := lock.Release(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func arrayFill(args [][]byte) error {
+	if err := need(args, 3); err != nil {
+		return err
+	}
+	part, err := intArg(args[1])
+	if err != nil {
+		return err
+	}
+	parts, err := intArg(args[2])
+	if err != nil || parts < 1 || part < 0 || part >= parts {
+		return fmt.Errorf("bad part %s of %s", args[1], args[2])
+	}
+	a, err := guest.OpenArray[int32](string(args[0]))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	cells := a.Cells()
+	for i := len(cells) * part / parts; i < len(cells)*(part+1)/parts; i++ {
+		cells[i] = int32(i * i)
+	}
 	return nil
 }
