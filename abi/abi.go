@@ -41,6 +41,7 @@ const (
 // or FuncObjectRef; timeouts are i64 nanoseconds, negative for none and 0
 // for "do not block". SPEC.md gives each one's contract.
 const (
+	FuncObjectCreate  = "object_create"
 	FuncObjectOpen    = "object_open"
 	FuncObjectRef     = "object_ref"
 	FuncObjectClose   = "object_close"
@@ -149,6 +150,7 @@ var HostFunctions = map[string]Signature{
 	FuncCallOutput: {Params: []ValueType{I32, I32}, Results: []ValueType{I32}},
 	FuncLog:        {Params: []ValueType{I32, I32, I32}, Results: []ValueType{I32}},
 
+	FuncObjectCreate:  blocking(I32, I32, I32, I32, I32, I32),
 	FuncObjectOpen:    sig(I32, I32, I32, I32),
 	FuncObjectRef:     sig(I32, I32, I32, I32),
 	FuncObjectClose:   sig(I32),

@@ -9,8 +9,11 @@ import "github.com/wasmpool/wasmpool/abi"
 
 const nosys = uint32(abi.ENOSYS)
 
-func objectOpen(abi.ObjectKind, []byte, bool) (handle, uint32)  { return 0, nosys }
-func objectClose(handle) uint32                                 { return nosys }
+func objectOpen(abi.ObjectKind, []byte, bool) (handle, uint32) { return 0, nosys }
+func objectClose(handle) uint32                                { return nosys }
+func objectCreate(abi.ObjectKind, abi.ObjectSpec, string) (handle, uint32) {
+	return 0, nosys
+}
 func queuePut(handle, []byte, int64) uint32                     { return nosys }
 func queuePutBatch(handle, []byte, int64) (uint32, uint32)      { return 0, nosys }
 func queueGet(handle, []byte, int64) (uint32, uint32)           { return 0, nosys }

@@ -8,6 +8,9 @@ import (
 	"github.com/wasmpool/wasmpool/abi"
 )
 
+//go:wasmimport wasmpool object_create
+func hostObjectCreate(kind uint32, spec unsafe.Pointer, specLen uint32, name unsafe.Pointer, nameLen uint32, hptr unsafe.Pointer) uint32
+
 //go:wasmimport wasmpool object_open
 func hostObjectOpen(kind uint32, ptr unsafe.Pointer, n uint32, hptr unsafe.Pointer) uint32
 
@@ -110,6 +113,12 @@ func objectOpen(kind abi.ObjectKind, b []byte, ref bool) (handle, uint32) {
 }
 
 func objectClose(h handle) uint32 { return hostObjectClose(uint32(h)) }
+
+func objectCreate(kind abi.ObjectKind, spec abi.ObjectSpec, name string) (handle, uint32) {
+	s, n := abi.AppendObjectSpec(nil, spec), []byte(name)
+	e := hostObjectCreate(uint32(kind), ptr(s), uint32(len(s)), ptr(n), uint32(len(n)), outPtr())
+	return handle(out), e
+}
 
 func queuePut(h handle, msg []byte, timeout int64) uint32 {
 	return hostQueuePut(uint32(h), ptr(msg), uint32(len(msg)), timeout)

@@ -44,6 +44,8 @@ type callState struct {
 	objects *objects
 	// segments are the segments the instance opened.
 	segments *segments
+	// creator makes the objects the guest creates; nil: ENOSYS.
+	creator ObjectCreator
 }
 
 type stateKey struct{}
@@ -51,7 +53,7 @@ type stateKey struct{}
 // NewInstance instantiates the module, runs its _initialize export if it
 // has one and reads its ABI version. The caller must Close the instance.
 func (m *Module) NewInstance(ctx context.Context, cfg InstanceConfig) (*Instance, error) {
-	st := &callState{maxMsg: m.rt.cfg.MaxMessageSize, log: cfg.Log}
+	st := &callState{maxMsg: m.rt.cfg.MaxMessageSize, log: cfg.Log, creator: m.rt.cfg.Objects}
 	in := &Instance{rt: m.rt, state: st, intr: m.rt.cfg.Interruptible, stderr: &tailWriter{w: orDiscard(cfg.Stderr)}}
 	if a := m.rt.cfg.Arena; a != nil {
 		tok, err := m.rt.token()

@@ -192,6 +192,7 @@ func putU32(m api.Module, ptr uint32, v uint32) abi.Errno {
 // ipcFunctions returns the host functions of the shared objects.
 func ipcFunctions() map[string]api.GoModuleFunc {
 	return map[string]api.GoModuleFunc{
+		abi.FuncObjectCreate:  objectCreate,
 		abi.FuncObjectOpen:    objectOpen,
 		abi.FuncObjectRef:     objectRef,
 		abi.FuncObjectClose:   objectClose,
@@ -285,6 +286,54 @@ func blocking(op func(*localObject, shm.Token, shm.Wait) error, kinds ...abi.Obj
 		}
 		stack[0] = uint64(errnoOf(op(lo, t.tok, waitOf(ctx, stack[1]))))
 	}
+}
+
+// ObjectCreator creates a shared object in the arena for a guest: in a
+// worker, the parent does (over its request socket). It returns the
+// object's handle. Implementations must be safe for concurrent use.
+type ObjectCreator interface {
+	CreateObject(kind abi.ObjectKind, spec abi.ObjectSpec, name string) (shm.Handle, error)
+}
+
+// objectCreate implements object_create(kind, spec_ptr, spec_len,
+// name_ptr, name_len, h_ptr) -> errno.
+func objectCreate(ctx context.Context, m api.Module, stack []uint64) {
+	stack[0] = uint64(func() abi.Errno {
+		t, st := objectsOf(ctx)
+		if t == nil || t.arena == nil || st.creator == nil {
+			return abi.ENOSYS
+		}
+		kind := abi.ObjectKind(uint32(stack[0]))
+		sptr, slen, nptr, nlen, hptr := uint32(stack[1]), uint32(stack[2]), uint32(stack[3]), uint32(stack[4]), uint32(stack[5])
+		if slen != abi.ObjectSpecSize || nlen > shm.MaxName {
+			return abi.EINVAL
+		}
+		sb, ok := m.Memory().Read(sptr, slen)
+		if !ok {
+			return abi.EFAULT
+		}
+		spec, _ := abi.ParseObjectSpec(sb)
+		name, ok := m.Memory().Read(nptr, nlen)
+		if !ok {
+			return abi.EFAULT
+		}
+		if _, ok := m.Memory().Read(hptr, 4); !ok {
+			return abi.EFAULT // checked first: an object made now would have no handle
+		}
+		h, err := st.creator.CreateObject(kind, spec, string(name))
+		if err != nil {
+			return segErrno(err)
+		}
+		o, err := t.arena.Open(h)
+		if err != nil {
+			return abi.EIO
+		}
+		lh, errno := t.add(o, 0)
+		if errno != abi.OK {
+			return errno
+		}
+		return putU32(m, hptr, lh)
+	}())
 }
 
 // objectOpen implements object_open(kind, name_ptr, name_len, h_ptr).

@@ -57,6 +57,9 @@ type Config struct {
 	// Segments serves guests' segment_create, segment_open and
 	// segment_unlink; nil means those calls fail with ENOSYS.
 	Segments SegmentDirectory
+	// Objects creates the shared objects guests ask for with
+	// object_create; nil means that call fails with ENOSYS.
+	Objects ObjectCreator
 	// Participant is this process's participant number in the arena
 	// (see shm.Token): every instance's token carries it.
 	Participant uint32

@@ -102,12 +102,16 @@ func (t *segments) release() {
 	}
 }
 
-// segErrno converts the errors of segment requests to errnos: the one place
-// that does.
+// segErrno converts the errors of requests to the parent (segments, and
+// objects guests create) to errnos: the one place that does.
 func segErrno(err error) abi.Errno {
 	switch {
 	case err == nil:
 		return abi.OK
+	case errors.Is(err, shm.ErrNotSupported):
+		return abi.ENOSYS
+	case errors.Is(err, shm.ErrInvalid):
+		return abi.EINVAL
 	case errors.Is(err, shm.ErrExists):
 		return abi.EEXIST
 	case errors.Is(err, shm.ErrNotFound):

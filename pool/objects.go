@@ -137,6 +137,43 @@ func (p *Pool) create(s shm.Spec) (object, error) {
 	return object{p: p, obj: o, tok: p.newLocal()}, nil
 }
 
+// createForGuest creates an object a guest asked for (object_create),
+// with the defaults the parent's constructors apply. Pipes are refused:
+// their ends are handed out by the parent (NewPipe). Spec errors wrap
+// shm.ErrInvalid, which the guest sees as EINVAL.
+func (p *Pool) createForGuest(s shm.Spec) (shm.Handle, error) {
+	if p.isClosed() {
+		return 0, shm.ErrClosed
+	}
+	allowed := uint32(0)
+	switch s.Kind {
+	case abi.KindQueue:
+		allowed = shm.FlagJoinable
+		if s.Ring == 0 {
+			s.Ring = 1 << 20
+		}
+	case abi.KindSemaphore:
+		allowed = shm.FlagBounded
+		if s.Flags&shm.FlagBounded != 0 && s.Bound == 0 {
+			s.Bound = s.Value
+		}
+	case abi.KindLock, abi.KindRLock, abi.KindEvent, abi.KindCondition, abi.KindBarrier:
+	default:
+		return 0, fmt.Errorf("%w: a guest cannot create a %s", shm.ErrInvalid, s.Kind)
+	}
+	if s.Flags&^allowed != 0 {
+		return 0, fmt.Errorf("%w: flags %#x for a %s", shm.ErrInvalid, s.Flags, s.Kind)
+	}
+	if s.Kind == abi.KindSemaphore && (s.Value > 1<<31 || s.Flags&shm.FlagBounded != 0 && (s.Bound < 1 || s.Value > s.Bound)) {
+		return 0, fmt.Errorf("%w: semaphore value %d, bound %d", shm.ErrInvalid, s.Value, s.Bound)
+	}
+	o, err := p.objects.Create(s)
+	if err != nil && !errors.Is(err, shm.ErrExists) && !errors.Is(err, shm.ErrNoSpace) {
+		err = fmt.Errorf("%w: %w", shm.ErrInvalid, err)
+	}
+	return o.Handle, err
+}
+
 func (p *Pool) open(name string, kind abi.ObjectKind) (object, error) {
 	if p.isClosed() {
 		return object{}, ErrClosed

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/modules"
 )
 
@@ -301,4 +302,40 @@ func TestQueue_hammerGuests(t *testing.T) {
 	for k, c := range counts {
 		require.Equal(t, 4, c, "item %s", k)
 	}
+}
+
+// A guest creates a named queue itself; the parent opens it by name and
+// hands it to a consumer guest in the other worker.
+func TestQueue_createdByGuest(t *testing.T) {
+	p := newIPCPool(t, 2)
+	prod, _ := run(t, p, "make-queue", []byte("made-by-guest"), []byte("10"))
+	join(t, prod)
+	q, err := p.OpenQueue("made-by-guest")
+	require.NoError(t, err)
+	require.Equal(t, 11, q.Len())
+	cons, out := run(t, p, "consumer", q.Ref())
+	join(t, cons)
+	require.Equal(t, "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n", out.String())
+	pr, _ := run(t, p, "make-queue", []byte("made-by-guest"), []byte("1"))
+	require.NoError(t, pr.Join(within(t, 10*time.Second)))
+	require.ErrorContains(t, pr.Err(), "EEXIST", "the name is taken")
+}
+
+// object_create with edge arguments: each its documented errno, nothing
+// half made, and the worker serves the next call.
+func TestObjectCreate_edgeArguments(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1})
+	_, err := p.NewLock("taken")
+	require.NoError(t, err)
+	out, err := p.Call(context.Background(), "createedge", []byte("taken"))
+	require.NoError(t, err)
+	want := []abi.Errno{abi.EEXIST, abi.EINVAL, abi.EINVAL, abi.EINVAL, abi.EINVAL, abi.EINVAL, abi.EFAULT, abi.EFAULT, abi.EFAULT, abi.OK}
+	got := make([]abi.Errno, len(out))
+	for i, e := range out {
+		got[i] = abi.Errno(e)
+	}
+	require.Equal(t, want, got)
+	l, err := p.OpenLock("fresh")
+	require.NoError(t, err, "the last call made it")
+	require.NoError(t, l.TryAcquire())
 }

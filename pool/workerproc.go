@@ -102,7 +102,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		return nil, &StartError{Worker: slot, Err: err}
 	}
 	w.part = part
-	segParent, segChild, err := shm.SegmentPair()
+	segParent, segChild, err := shm.RequestPair()
 	if err != nil {
 		parentEnd.Close()
 		p.parts.give(part)
@@ -151,7 +151,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		defer p.wg.Done()
 		// The worker's death closes its end; a malformed request ends the
 		// service for that worker only (its guests then get EIO).
-		shm.ServeSegments(segConn.(*net.UnixConn), p.segs)
+		shm.Serve(segConn.(*net.UnixConn), shm.Services{Segments: p.segs, Objects: p.createForGuest})
 		segConn.Close()
 	}()
 	go w.waitExit()

@@ -23,4 +23,5 @@ var (
 	ErrNotSupported = errors.New("shm: not supported on this platform")
 	ErrBadSize      = errors.New("shm: size must be positive")
 	ErrBadName      = errors.New("shm: name too long")
+	ErrInvalid      = errors.New("shm: invalid object spec")
 )

@@ -3,11 +3,14 @@
 package shm
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/wasmpool/wasmpool/abi"
 	"golang.org/x/sys/unix"
 )
 
@@ -88,11 +91,15 @@ func TestCheckSegmentFile_refusesUnsealed(t *testing.T) {
 	require.ErrorContains(t, err, "not sealed")
 }
 
-// servedPair starts ServeSegments on one end of a SegmentPair and returns a
+// servedPair starts Serve on one end of a RequestPair and returns a
 // client on the other.
-func servedPair(t *testing.T, s *Segments) (*SegmentClient, *net.UnixConn, chan error) {
+func servedPair(t *testing.T, s *Segments) (*Client, *net.UnixConn, chan error) {
+	return servedServices(t, Services{Segments: s})
+}
+
+func servedServices(t *testing.T, sv Services) (*Client, *net.UnixConn, chan error) {
 	t.Helper()
-	pf, wf, err := SegmentPair()
+	pf, wf, err := RequestPair()
 	require.NoError(t, err)
 	pc, err := net.FileConn(pf)
 	require.NoError(t, err)
@@ -102,10 +109,10 @@ func servedPair(t *testing.T, s *Segments) (*SegmentClient, *net.UnixConn, chan 
 	wf.Close()
 	done := make(chan error, 1)
 	go func() {
-		done <- ServeSegments(pc.(*net.UnixConn), s)
+		done <- Serve(pc.(*net.UnixConn), sv)
 		pc.Close()
 	}()
-	return NewSegmentClient(wc.(*net.UnixConn)), wc.(*net.UnixConn), done
+	return NewClient(wc.(*net.UnixConn)), wc.(*net.UnixConn), done
 }
 
 func TestSegmentService(t *testing.T) {
@@ -168,4 +175,40 @@ func TestSegmentService_malformed(t *testing.T) {
 			require.Zero(t, s.Len())
 		})
 	}
+}
+
+// Objects created over the socket land in the parent's directory; the
+// errors come back typed.
+func TestServe_objects(t *testing.T) {
+	a, err := Create(1<<20, 16)
+	require.NoError(t, err)
+	defer a.Close()
+	d := NewDirectory(a)
+	c, _, done := servedServices(t, Services{Segments: NewSegments(1<<20, 1), Objects: func(s Spec) (Handle, error) {
+		o, err := d.Create(s)
+		if err != nil && !errors.Is(err, ErrExists) && !errors.Is(err, ErrNoSpace) {
+			err = fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		return o.Handle, err
+	}})
+	h, err := c.CreateObject(abi.KindQueue, abi.ObjectSpec{Ring: 4096}, "jobs")
+	require.NoError(t, err)
+	o, err := a.Lookup("jobs")
+	require.NoError(t, err)
+	require.Equal(t, o.Handle, h)
+	require.Equal(t, abi.KindQueue, o.Kind)
+	_, err = c.CreateObject(abi.KindQueue, abi.ObjectSpec{Ring: 4096}, "jobs")
+	require.ErrorIs(t, err, ErrExists)
+	_, err = c.CreateObject(abi.KindBarrier, abi.ObjectSpec{Parties: 0}, "b")
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = c.CreateObject(abi.KindLock, abi.ObjectSpec{}, string(make([]byte, MaxName+1)))
+	require.ErrorIs(t, err, ErrBadName)
+	c.Close()
+	require.NoError(t, <-done)
+
+	c, _, done = servedPair(t, NewSegments(1<<20, 1))
+	_, err = c.CreateObject(abi.KindLock, abi.ObjectSpec{}, "l")
+	require.ErrorIs(t, err, ErrNotSupported, "no object service")
+	c.Close()
+	require.NoError(t, <-done)
 }

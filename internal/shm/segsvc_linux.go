@@ -9,18 +9,22 @@ import (
 	"os"
 	"sync"
 
+	"github.com/wasmpool/wasmpool/abi"
 	"golang.org/x/sys/unix"
 )
 
-// Segment requests from a worker to the parent travel over a
-// SOCK_SEQPACKET socket pair, one datagram each way; a reply that grants a
-// segment carries its memfd as SCM_RIGHTS. Request: op (1 byte), size
-// (8 bytes, little-endian), name. Reply: status (1 byte), size (8 bytes),
-// name.
+// Requests from a worker to the parent (segments, and shared objects
+// created by guests) travel over a SOCK_SEQPACKET socket pair, one
+// datagram each way; a reply that grants a segment carries its memfd as
+// SCM_RIGHTS. Request: op (1 byte), argument (8 bytes, little-endian: a
+// segment's size, an object's kind), then for an object an
+// abi.ObjectSpec, then the name. Reply: status (1 byte), value (8 bytes:
+// a segment's size, an object's handle), name.
 const (
 	segOpCreate byte = 1
 	segOpOpen   byte = 2
 	segOpUnlink byte = 3
+	opObject    byte = 4
 )
 
 // Reply statuses: the errors that cross the socket.
@@ -33,19 +37,29 @@ const (
 	segBadName
 	segClosed
 	segFailed
+	segUnsupported
+	segInvalid
 )
 
 var segErrors = map[byte]error{
 	segExists: ErrExists, segNotFound: ErrNotFound, segNoSpace: ErrNoSpace,
 	segBadSize: ErrBadSize, segBadName: ErrBadName, segClosed: ErrClosed,
+	segUnsupported: ErrNotSupported, segInvalid: ErrInvalid,
 }
 
-const segMaxDatagram = 9 + MaxSegmentName
+const segMaxDatagram = 9 + abi.ObjectSpecSize + MaxSegmentName
 
-// SegmentPair returns a connected socket pair for segment requests: the
+// Services are what Serve answers: segments from Segments, objects by
+// calling Objects (nil: object requests fail with ErrNotSupported).
+type Services struct {
+	Segments *Segments
+	Objects  func(Spec) (Handle, error)
+}
+
+// RequestPair returns a connected socket pair for segment requests: the
 // parent serves one end with ServeSegments, the worker inherits the other
-// and wraps it with NewSegmentClient.
-func SegmentPair() (parent, worker *os.File, err error) {
+// and wraps it with NewClient.
+func RequestPair() (parent, worker *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("shm: segment socket: %w", err)
@@ -53,10 +67,11 @@ func SegmentPair() (parent, worker *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "wasmpool-segments"), os.NewFile(uintptr(fds[1]), "wasmpool-segments"), nil
 }
 
-// ServeSegments answers the requests arriving on conn from s until the
-// other end closes it. A malformed request ends the service (the worker is
-// broken); the caller closes conn.
-func ServeSegments(conn *net.UnixConn, s *Segments) error {
+// Serve answers the requests arriving on conn from sv until the other end
+// closes it. A malformed request ends the service (the worker is broken);
+// the caller closes conn.
+func Serve(conn *net.UnixConn, sv Services) error {
+	s := sv.Segments
 	buf := make([]byte, segMaxDatagram+1)
 	for {
 		n, _, _, _, err := conn.ReadMsgUnix(buf, nil)
@@ -75,6 +90,14 @@ func ServeSegments(conn *net.UnixConn, s *Segments) error {
 			f    *os.File
 		)
 		switch op {
+		case opObject:
+			if n < 9+abi.ObjectSpecSize || n > 9+abi.ObjectSpecSize+MaxName {
+				return fmt.Errorf("shm: object request of %d bytes", n)
+			}
+			spec, _ := abi.ParseObjectSpec(buf[9 : 9+abi.ObjectSpecSize])
+			var h Handle
+			h, err = sv.createObject(abi.ObjectKind(size), spec, string(buf[9+abi.ObjectSpecSize:n]))
+			info.Size = int64(h)
 		case segOpCreate:
 			info, f, err = s.Create(name, size)
 		case segOpOpen:
@@ -102,6 +125,14 @@ func ServeSegments(conn *net.UnixConn, s *Segments) error {
 	}
 }
 
+func (sv Services) createObject(kind abi.ObjectKind, s abi.ObjectSpec, name string) (Handle, error) {
+	if sv.Objects == nil {
+		return 0, ErrNotSupported
+	}
+	return sv.Objects(Spec{Kind: kind, Name: name, Flags: s.Flags, MaxMessages: int(s.MaxMessages),
+		Ring: int(s.Ring), MaxMessage: int(s.MaxMessage), Value: s.Value, Bound: s.Bound, Parties: int(s.Parties)})
+}
+
 func segStatus(err error) byte {
 	if err == nil {
 		return segOK
@@ -114,43 +145,59 @@ func segStatus(err error) byte {
 	return segFailed
 }
 
-// SegmentClient asks the parent for segments over the worker's end of a
-// SegmentPair. It is safe for concurrent use: requests take turns.
-type SegmentClient struct {
+// Client asks the parent for segments over the worker's end of a
+// RequestPair. It is safe for concurrent use: requests take turns.
+type Client struct {
 	mu   sync.Mutex
 	conn *net.UnixConn
 }
 
-// NewSegmentClient wraps conn, which the client then owns.
-func NewSegmentClient(conn *net.UnixConn) *SegmentClient { return &SegmentClient{conn: conn} }
+// NewClient wraps conn, which the client then owns.
+func NewClient(conn *net.UnixConn) *Client { return &Client{conn: conn} }
 
 // Create asks for a new segment; see Segments.Create.
-func (c *SegmentClient) Create(name string, size int64) (SegmentInfo, *os.File, error) {
+func (c *Client) Create(name string, size int64) (SegmentInfo, *os.File, error) {
 	return c.ask(segOpCreate, name, size)
 }
 
 // Open asks for the segment of that name; see Segments.Open.
-func (c *SegmentClient) Open(name string) (SegmentInfo, *os.File, error) {
+func (c *Client) Open(name string) (SegmentInfo, *os.File, error) {
 	return c.ask(segOpOpen, name, 0)
 }
 
 // Unlink asks the parent to remove the name; see Segments.Unlink.
-func (c *SegmentClient) Unlink(name string) error {
+func (c *Client) Unlink(name string) error {
 	_, _, err := c.ask(segOpUnlink, name, 0)
 	return err
 }
 
-// Close closes the connection.
-func (c *SegmentClient) Close() error { return c.conn.Close() }
+// CreateObject asks the parent to create a shared object in the arena and
+// returns its handle.
+func (c *Client) CreateObject(kind abi.ObjectKind, spec abi.ObjectSpec, name string) (Handle, error) {
+	if len(name) > MaxName {
+		return 0, fmt.Errorf("shm: name of %d bytes: %w", len(name), ErrBadName)
+	}
+	payload := append(abi.AppendObjectSpec(nil, spec), name...)
+	info, _, err := c.request(opObject, uint64(kind), payload, name)
+	return Handle(info.Size), err
+}
 
-func (c *SegmentClient) ask(op byte, name string, size int64) (SegmentInfo, *os.File, error) {
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+func (c *Client) ask(op byte, name string, size int64) (SegmentInfo, *os.File, error) {
 	if len(name) > MaxSegmentName {
 		return SegmentInfo{}, nil, fmt.Errorf("shm: segment name of %d bytes: %w", len(name), ErrBadName)
 	}
-	req := make([]byte, 9, 9+len(name))
+	return c.request(op, uint64(size), []byte(name), name)
+}
+
+// request sends one request and reads its reply; name is for errors.
+func (c *Client) request(op byte, arg uint64, payload []byte, name string) (SegmentInfo, *os.File, error) {
+	req := make([]byte, 9, 9+len(payload))
 	req[0] = op
-	binary.LittleEndian.PutUint64(req[1:], uint64(size))
-	req = append(req, name...)
+	binary.LittleEndian.PutUint64(req[1:], arg)
+	req = append(req, payload...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, _, err := c.conn.WriteMsgUnix(req, nil, nil); err != nil {
@@ -173,12 +220,12 @@ func (c *SegmentClient) ask(op byte, name string, size int64) (SegmentInfo, *os.
 	if st := buf[0]; st != segOK {
 		closeFile(f)
 		if e := segErrors[st]; e != nil {
-			return SegmentInfo{}, nil, fmt.Errorf("shm: segment %q: %w", name, e)
+			return SegmentInfo{}, nil, fmt.Errorf("shm: %q: %w", name, e)
 		}
-		return SegmentInfo{}, nil, fmt.Errorf("shm: segment %q: the parent failed", name)
+		return SegmentInfo{}, nil, fmt.Errorf("shm: %q: the parent failed", name)
 	}
 	info := SegmentInfo{Size: int64(binary.LittleEndian.Uint64(buf[1:9])), Name: string(buf[9:n])}
-	if op != segOpUnlink && f == nil {
+	if (op == segOpCreate || op == segOpOpen) && f == nil {
 		return SegmentInfo{}, nil, fmt.Errorf("shm: segment %q: no descriptor in the reply", name)
 	}
 	return info, f, nil

@@ -38,9 +38,9 @@ const (
 
 // Object flags, in the table entry.
 const (
-	FlagJoinable = 1 << iota // queue: JoinableQueue
-	FlagDuplex               // pipe: both ends send
-	FlagBounded              // semaphore: BoundedSemaphore
+	FlagJoinable = abi.FlagJoinable // queue: JoinableQueue
+	FlagDuplex   = abi.FlagDuplex   // pipe: both ends send
+	FlagBounded  = abi.FlagBounded  // semaphore: BoundedSemaphore
 )
 
 func dataStart(slots int) uint64 {

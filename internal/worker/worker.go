@@ -34,7 +34,7 @@ const ControlFD = 3
 const ArenaFD = 4
 
 // SegmentsFD is the worker's end of the segment socket (see
-// shm.SegmentPair), when Init names a participant.
+// shm.RequestPair), when Init names a participant.
 const SegmentsFD = 5
 
 // Exit codes of a worker process.
@@ -117,10 +117,10 @@ func serve(conn net.Conn, cookie string) int {
 			defer cfg.Arena.Close()
 		}
 		if err == nil {
-			var segs *shm.SegmentClient
+			var segs *shm.Client
 			if segs, err = segmentClient(); err == nil {
 				defer segs.Close()
-				cfg.Segments = segs
+				cfg.Segments, cfg.Objects = segs, segs
 			}
 		}
 	}
@@ -382,7 +382,7 @@ func (o *output) log(level abi.LogLevel, msg []byte) {
 }
 
 // segmentClient wraps the inherited segment socket.
-func segmentClient() (*shm.SegmentClient, error) {
+func segmentClient() (*shm.Client, error) {
 	f := os.NewFile(SegmentsFD, "wasmpool-segments")
 	c, err := net.FileConn(f)
 	f.Close()
@@ -394,5 +394,5 @@ func segmentClient() (*shm.SegmentClient, error) {
 		c.Close()
 		return nil, fmt.Errorf("fd %d is not a unix socket", SegmentsFD)
 	}
-	return shm.NewSegmentClient(uc), nil
+	return shm.NewClient(uc), nil
 }

@@ -4,6 +4,8 @@
 //
 //	producer(queue, n)        puts 0..n-1 (CBOR ints), then a nil sentinel
 //	consumer(queue)           prints each item until the sentinel
+//	make-queue(name, n)       creates the queue named name itself, then
+//	                          puts 0..n-1 and the sentinel, as producer does
 //	doubler(conn)             receives numbers, sends each doubled, until "stop"
 //	counter(lock, queue, n)   n times: under the lock, takes the count from a
 //	                          one-item queue and puts it back plus one
@@ -36,6 +38,7 @@ const forever = guest.Forever
 func init() {
 	guest.Process("producer", producer)
 	guest.Process("consumer", consumer)
+	guest.Process("make-queue", makeQueue)
 	guest.Process("doubler", doubler)
 	guest.Process("counter", counter)
 	guest.Process("sync", syncExample)
@@ -65,6 +68,26 @@ func producer(args [][]byte) error {
 		return err
 	}
 	q, err := guest.QueueArg(args[0])
+	if err != nil {
+		return err
+	}
+	n, err := number(args[1])
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		if err := guest.PutValue(q, &i, forever); err != nil {
+			return err
+		}
+	}
+	return guest.PutValue[*int](q, nil, forever)
+}
+
+func makeQueue(args [][]byte) error {
+	if err := need(args, 2); err != nil {
+		return err
+	}
+	q, err := guest.NewQueue(string(args[0]), guest.QueueConfig{})
 	if err != nil {
 		return err
 	}

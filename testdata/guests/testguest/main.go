@@ -27,6 +27,9 @@ func rawOutput(ptr, n uint32) uint32
 //go:wasmimport wasmpool call_input
 func rawInput(namePtr, inputPtr uint32) uint32
 
+//go:wasmimport wasmpool object_create
+func rawObjectCreate(kind, spec, specLen, name, nameLen, hptr uint32) uint32
+
 //go:wasmimport wasmpool segment_open
 func rawSegmentOpen(ptr unsafe.Pointer, n uint32, hptr unsafe.Pointer) uint32
 
@@ -179,6 +182,29 @@ func init() {
 			byte(rawSegmentCreate(namep, 1, 1<<40, h2p)),                           // too big: ENOSPC
 			byte(rawSegmentCreate(namep, 1, 1, wild)),                              // wild handle pointer: EFAULT
 			byte(rawSegmentOpen(unsafe.Pointer(&name[0]), 1, unsafe.Pointer(&h2))), // never made: ENOENT
+		}, nil
+	})
+	// createedge calls object_create with edge arguments and returns the
+	// errnos, one byte each. The input names a lock that exists.
+	guest.Task("createedge", func(in []byte) ([]byte, error) {
+		const wild = 0xfffffff0
+		addr := func(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
+		spec := abi.AppendObjectSpec(nil, abi.ObjectSpec{})
+		bad := abi.AppendObjectSpec(nil, abi.ObjectSpec{Flags: abi.FlagDuplex})
+		name := []byte("fresh")
+		var h uint32
+		hp := uint32(uintptr(unsafe.Pointer(&h)))
+		return []byte{
+			byte(rawObjectCreate(uint32(abi.KindLock), addr(spec), uint32(len(spec)), addr(in), uint32(len(in)), hp)),        // exists: EEXIST
+			byte(rawObjectCreate(uint32(abi.KindPipe), addr(spec), uint32(len(spec)), addr(name), uint32(len(name)), hp)),    // pipe: EINVAL
+			byte(rawObjectCreate(99, addr(spec), uint32(len(spec)), addr(name), uint32(len(name)), hp)),                      // kind: EINVAL
+			byte(rawObjectCreate(uint32(abi.KindBarrier), addr(spec), uint32(len(spec)), addr(name), uint32(len(name)), hp)), // 0 parties: EINVAL
+			byte(rawObjectCreate(uint32(abi.KindQueue), addr(bad), uint32(len(bad)), addr(name), uint32(len(name)), hp)),     // duplex queue: EINVAL
+			byte(rawObjectCreate(uint32(abi.KindLock), addr(spec), 27, addr(name), uint32(len(name)), hp)),                   // spec length: EINVAL
+			byte(rawObjectCreate(uint32(abi.KindLock), wild, uint32(len(spec)), addr(name), uint32(len(name)), hp)),          // wild spec: EFAULT
+			byte(rawObjectCreate(uint32(abi.KindLock), addr(spec), uint32(len(spec)), wild, 5, hp)),                          // wild name: EFAULT
+			byte(rawObjectCreate(uint32(abi.KindLock), addr(spec), uint32(len(spec)), addr(name), uint32(len(name)), wild)),  // wild handle: EFAULT
+			byte(rawObjectCreate(uint32(abi.KindLock), addr(spec), uint32(len(spec)), addr(name), uint32(len(name)), hp)),    // OK
 		}, nil
 	})
 	guest.Process("hello", func(args [][]byte) error {
