@@ -71,6 +71,12 @@ type Config struct {
 	// RATIONALE.md). Without it, stopping a running call ends its worker
 	// process; the pool starts another.
 	Interruptible bool
+	// Unhardened starts workers without their OS hardening: by default a
+	// worker, once its runtime is ready, cannot exec a program, start a
+	// process, ptrace or create a socket (seccomp), gains no privileges,
+	// dumps no core and keeps no descriptor it inherited by accident (see
+	// RATIONALE.md). Set it only to debug a worker.
+	Unhardened bool
 	// Retries is how many times a task call is run again after its worker
 	// died under it. 0 means never: the call fails with *WorkerExitError.
 	// A call never retries after its own trap or error.

@@ -628,3 +628,31 @@ func TestConfig_invalid(t *testing.T) {
 	_, err := New(context.Background(), Config{Module: []byte{0}, Workers: -1})
 	assert.Error(t, err)
 }
+
+// statusField returns a field of /proc/pid/status, such as "Seccomp".
+func statusField(t *testing.T, pid int, field string) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// Workers run under seccomp with no_new_privs unless Unhardened (what the
+// filter refuses is tested in internal/harden, in a process of its own).
+func TestWorkers_hardened(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1})
+	pid := p.PIDs()[0]
+	require.Equal(t, "2", statusField(t, pid, "Seccomp"), "filter mode")
+	require.Equal(t, "1", statusField(t, pid, "NoNewPrivs"))
+	out, err := p.Call(context.Background(), "upper", []byte("still works"))
+	require.NoError(t, err)
+	require.Equal(t, "STILL WORKS", string(out))
+
+	u := newTestPool(t, Config{Workers: 1, Unhardened: true})
+	require.Equal(t, "0", statusField(t, u.PIDs()[0], "Seccomp"))
+}

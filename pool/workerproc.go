@@ -170,6 +170,7 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 		MemoryLimitPages: cfg.MemoryLimitPages,
 		MaxMessageSize:   cfg.MaxMessageSize,
 		Interruptible:    cfg.Interruptible,
+		Unhardened:       cfg.Unhardened,
 		Concurrency:      cfg.Concurrency,
 		Participant:      w.part,
 	})

@@ -53,6 +53,9 @@ type Init struct {
 	// Participant is the worker's number in the shared arena, inherited
 	// as fd ArenaFD; 0 means no arena.
 	Participant uint32 `cbor:"9,keyasint"`
+	// Unhardened leaves the worker without seccomp and the rest of
+	// package harden.
+	Unhardened bool `cbor:"10,keyasint"`
 }
 
 // Hello answers Init: the worker's pid, or why it cannot serve.

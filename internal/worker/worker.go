@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/host"
+	"github.com/wasmpool/wasmpool/internal/harden"
 	"github.com/wasmpool/wasmpool/internal/shm"
 	"github.com/wasmpool/wasmpool/internal/wire"
 )
@@ -64,6 +65,10 @@ func Main() int {
 			"Workers are started by pool.New in the parent program; run the program itself instead.\n", EnvCookie)
 		return ExitUsage
 	}
+	// Before any descriptor of ours is opened or duplicated: close what
+	// the parent leaked to us by accident (a descriptor without
+	// close-on-exec).
+	harden.CloseInherited(ControlFD, ArenaFD, SegmentsFD)
 	f := os.NewFile(ControlFD, "wasmpool-control")
 	conn, err := net.FileConn(f)
 	f.Close()
@@ -138,6 +143,15 @@ func serve(conn net.Conn, cookie string) int {
 		return ExitStart
 	}
 	defer rt.Close(ctx)
+	// The runtime is ready and the module compiled: from here on the
+	// worker needs no new process, program or socket.
+	if !init.Unhardened {
+		if err := harden.Apply(); err != nil && !errors.Is(err, harden.ErrNotSupported) {
+			frame, _ := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid(), Err: &wire.Error{Message: err.Error()}})
+			w.Send(frame)
+			return ExitStart
+		}
+	}
 	frame, err := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid()})
 	if err != nil || w.Send(frame) != nil {
 		return ExitProtocol

@@ -1,0 +1,116 @@
+//go:build linux && (amd64 || arm64)
+
+package harden
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+const helperEnv = "WASMPOOL_HARDEN_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		os.Exit(helper())
+	}
+	os.Exit(m.Run())
+}
+
+// helper hardens this process, then tries what a compromised worker would,
+// printing one line per attempt.
+func helper() int {
+	if err := CloseInherited(); err != nil {
+		fmt.Println("close:", err)
+		return 1
+	}
+	if err := Apply(); err != nil {
+		fmt.Println("apply:", err)
+		return 1
+	}
+	report := func(what string, err error) {
+		fmt.Printf("%s: %v\n", what, errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS))
+	}
+	report("exec", exec.Command("/bin/true").Run())
+	_, err := syscall.ForkExec("/bin/true", []string{"true"}, nil)
+	report("forkexec", err)
+	_, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	report("socket", err)
+	_, err = unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	report("unix socket", err)
+	_, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	report("socketpair", err)
+	_, err = net.Dial("tcp", "127.0.0.1:9")
+	report("dial", err)
+	report("ptrace", unix.PtraceAttach(os.Getppid()))
+	_, err = unix.FcntlInt(3, unix.F_GETFD, 0)
+	fmt.Println("inherited fd closed:", errors.Is(err, unix.EBADF))
+
+	// New threads still start: lock goroutines to threads so the runtime
+	// must clone more of them.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			f, err := os.Open("/proc/self/status")
+			if err == nil {
+				f.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "Seccomp:") || strings.HasPrefix(l, "NoNewPrivs:") {
+			fmt.Println(strings.Join(strings.Fields(l), " "))
+		}
+	}
+	var core unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_CORE, &core)
+	fmt.Println("core limit:", core.Cur)
+	return 0
+}
+
+// TestApply runs the helper in a child process (seccomp cannot be undone)
+// and checks every attempt failed while threads kept working.
+func TestApply(t *testing.T) {
+	leak, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	defer leak.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.ExtraFiles = []*os.File{leak} // fd 3 in the child, not kept
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, `exec: true
+forkexec: true
+socket: true
+unix socket: true
+socketpair: true
+dial: true
+ptrace: true
+inherited fd closed: true
+NoNewPrivs: 1
+Seccomp: 2
+core limit: 0
+`, string(out))
+}
+
+func TestProgramShape(t *testing.T) {
+	p := program()
+	require.Less(t, len(p), 64)
+	last := p[len(p)-1]
+	require.Equal(t, uint32(retAllow), last.K, "anything not listed is allowed")
+}
