@@ -50,6 +50,27 @@ func (c CellType) Size() int {
 	return 0
 }
 
+// Number is the Go type of a cell: one of the types CellTypeOf maps.
+type Number interface {
+	int32 | uint32 | int64 | uint64 | float64
+}
+
+// CellTypeOf returns the cell type of T.
+func CellTypeOf[T Number]() CellType {
+	var zero T
+	switch any(zero).(type) {
+	case int32:
+		return CellInt32
+	case uint32:
+		return CellUint32
+	case int64:
+		return CellInt64
+	case uint64:
+		return CellUint64
+	}
+	return CellFloat64
+}
+
 // ErrCellsCorrupt is returned for a segment that does not hold valid
 // Value/Array cells, or holds cells of another type than asked for.
 var ErrCellsCorrupt = errors.New("abi: not valid Value/Array cells of that type")

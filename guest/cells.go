@@ -10,24 +10,7 @@ import (
 
 // Number is the type of Value and Array cells: Python's 'i', 'I', 'q',
 // 'Q' and 'd'.
-type Number interface {
-	int32 | uint32 | int64 | uint64 | float64
-}
-
-func cellType[T Number]() abi.CellType {
-	var zero T
-	switch any(zero).(type) {
-	case int32:
-		return abi.CellInt32
-	case uint32:
-		return abi.CellUint32
-	case int64:
-		return abi.CellInt64
-	case uint64:
-		return abi.CellUint64
-	}
-	return abi.CellFloat64
-}
+type Number = abi.Number
 
 // Array is a pool Array (the parent's pool.NewArray, Python's
 // multiprocessing.Array) mapped into this guest: Cells are the shared
@@ -51,7 +34,7 @@ func OpenArray[T Number](name string) (*Array[T], error) {
 		s.Close()
 		return nil, err
 	}
-	c, err := abi.OpenCells(b, cellType[T]())
+	c, err := abi.OpenCells(b, abi.CellTypeOf[T]())
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("guest: segment %q: %w", name, err)
@@ -77,7 +60,7 @@ func (a *Array[T]) Lock() (*Lock, error) {
 	return OpenLock(a.lock, false)
 }
 
-func (a *Array[T]) size() uint32 { return uint32(cellType[T]().Size()) * 8 }
+func (a *Array[T]) size() uint32 { return uint32(abi.CellTypeOf[T]().Size()) * 8 }
 
 // Load atomically reads cell i.
 func (a *Array[T]) Load(i int) T {
@@ -93,7 +76,7 @@ func (a *Array[T]) Store(i int, v T) {
 // Add atomically adds delta to cell i and returns the new value.
 func (a *Array[T]) Add(i int, delta T) T {
 	p := unsafe.Pointer(&a.cells[i])
-	if cellType[T]() != abi.CellFloat64 {
+	if abi.CellTypeOf[T]() != abi.CellFloat64 {
 		return fromBits[T](must(atomicAdd(p, a.size(), toBits(delta))))
 	}
 	for {

@@ -11,24 +11,7 @@ import (
 
 // Number is the type of Value and Array cells: Python's 'i', 'I', 'q',
 // 'Q' and 'd'.
-type Number interface {
-	int32 | uint32 | int64 | uint64 | float64
-}
-
-func cellType[T Number]() abi.CellType {
-	var zero T
-	switch any(zero).(type) {
-	case int32:
-		return abi.CellInt32
-	case uint32:
-		return abi.CellUint32
-	case int64:
-		return abi.CellInt64
-	case uint64:
-		return abi.CellUint64
-	}
-	return abi.CellFloat64
-}
+type Number = abi.Number
 
 // Array is a fixed-length array of numbers in a shared-memory segment,
 // after Python's multiprocessing.Array: every process of the pool sees the
@@ -49,7 +32,7 @@ func NewArray[T Number](p *Pool, name string, n int, lock bool) (*Array[T], erro
 	if n < 0 {
 		return nil, fmt.Errorf("pool: array of %d cells: %w", n, ErrBadSize)
 	}
-	ct := cellType[T]()
+	ct := abi.CellTypeOf[T]()
 	s, err := p.CreateSharedMemory(name, abi.CellsSize(ct, n))
 	if err != nil {
 		return nil, err
@@ -83,7 +66,7 @@ func OpenArray[T Number](p *Pool, name string) (*Array[T], error) {
 }
 
 func openCells[T Number](p *Pool, s *SharedMemory, l *Lock) (*Array[T], error) {
-	c, err := abi.OpenCells(s.Bytes(), cellType[T]())
+	c, err := abi.OpenCells(s.Bytes(), abi.CellTypeOf[T]())
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("pool: segment %q: %w", s.Name(), ErrCorrupt)
@@ -118,7 +101,7 @@ func (a *Array[T]) Cells() []T { return a.cells }
 // indexing does.
 func (a *Array[T]) Load(i int) T {
 	p := unsafe.Pointer(&a.cells[i])
-	switch cellType[T]().Size() {
+	switch abi.CellTypeOf[T]().Size() {
 	case 4:
 		v := atomic.LoadUint32((*uint32)(p))
 		return *(*T)(unsafe.Pointer(&v))
@@ -130,7 +113,7 @@ func (a *Array[T]) Load(i int) T {
 // Store atomically writes v to cell i.
 func (a *Array[T]) Store(i int, v T) {
 	p := unsafe.Pointer(&a.cells[i])
-	switch cellType[T]().Size() {
+	switch abi.CellTypeOf[T]().Size() {
 	case 4:
 		atomic.StoreUint32((*uint32)(p), *(*uint32)(unsafe.Pointer(&v)))
 	default:
@@ -142,7 +125,7 @@ func (a *Array[T]) Store(i int, v T) {
 // wrap. A float64 cell is updated by compare-and-swap.
 func (a *Array[T]) Add(i int, delta T) T {
 	p := unsafe.Pointer(&a.cells[i])
-	switch cellType[T]() {
+	switch abi.CellTypeOf[T]() {
 	case abi.CellInt32, abi.CellUint32:
 		v := atomic.AddUint32((*uint32)(p), *(*uint32)(unsafe.Pointer(&delta)))
 		return *(*T)(unsafe.Pointer(&v))

@@ -71,7 +71,12 @@ func producer(args [][]byte) error {
 	if err != nil {
 		return err
 	}
-	n, err := number(args[1])
+	return putNumbers(q, args[1])
+}
+
+// putNumbers puts 0..n-1 (CBOR ints), then a nil sentinel.
+func putNumbers(q *guest.Queue, count []byte) error {
+	n, err := number(count)
 	if err != nil {
 		return err
 	}
@@ -91,16 +96,7 @@ func makeQueue(args [][]byte) error {
 	if err != nil {
 		return err
 	}
-	n, err := number(args[1])
-	if err != nil {
-		return err
-	}
-	for i := range n {
-		if err := guest.PutValue(q, &i, forever); err != nil {
-			return err
-		}
-	}
-	return guest.PutValue[*int](q, nil, forever)
+	return putNumbers(q, args[1])
 }
 
 func consumer(args [][]byte) error {
