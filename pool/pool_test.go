@@ -224,6 +224,26 @@ func TestCall_cancelWedgedWorker(t *testing.T) {
 	require.False(t, alive(before), "the wedged worker is gone")
 }
 
+// TestCall_cancelQueuedInWorker: cancelling a call the worker holds but has
+// not started (a prefetch behind a long call) answers at once; the worker
+// is not ended for it and the long call runs once, to its end.
+func TestCall_cancelQueuedInWorker(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1})
+	pid := p.PIDs()[0]
+	long := p.Submit(context.Background(), "sleep", []byte("1000"))
+	time.Sleep(100 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	queued := p.Submit(ctx, "upper", []byte("x"))
+	time.Sleep(100 * time.Millisecond) // sent to the worker, behind long
+	cancel()
+	_, err := queued.Wait(context.Background())
+	require.ErrorIs(t, err, context.Canceled)
+	out, err := long.Wait(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "1000", string(out))
+	require.Equal(t, []int{pid}, p.PIDs(), "the worker was not ended")
+}
+
 func TestCall_interruptible(t *testing.T) {
 	p := newTestPool(t, Config{Workers: 1, Interruptible: true})
 	pid := p.PIDs()[0]

@@ -217,7 +217,11 @@ func (s *server) cancelCall(id uint64) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.queued[id] {
-		s.queued[id] = false // the executor answers KindCancelled
+		// Answer at once: the executor may be busy with a long call, and
+		// a parent that hears nothing ends the worker (pool's cancelGrace).
+		// The executor drops the call when it reaches it.
+		s.queued[id] = false
+		s.reply(&wire.Result{ID: id, Err: &wire.Error{Kind: wire.KindCancelled}})
 		return 0
 	}
 	stop, running := s.cancel[id]
@@ -286,8 +290,9 @@ func (s *server) run(c *wire.Call) {
 }
 
 // start moves c from queued to running in one step under the lock, so a
-// Cancel always finds the call in one of the two maps, or answers it
-// unstarted when it was cancelled or its deadline passed while it waited.
+// Cancel always finds the call in one of the two maps. A call cancelled
+// while it waited is dropped (cancelCall answered it); one whose deadline
+// passed while it waited is answered here.
 // It returns the context to run c under and its cancel function.
 func (s *server) start(c *wire.Call) (context.Context, context.CancelFunc, bool) {
 	ctx, stop := context.Background(), context.CancelFunc(func() {})
@@ -306,8 +311,7 @@ func (s *server) start(c *wire.Call) (context.Context, context.CancelFunc, bool)
 	s.mu.Unlock()
 	switch {
 	case !live:
-		stop()
-		s.reply(&wire.Result{ID: c.ID, Err: &wire.Error{Kind: wire.KindCancelled, Function: c.Name}})
+		stop() // cancelled while queued: cancelCall answered it
 		return nil, nil, false
 	case expired:
 		stop()
