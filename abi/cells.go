@@ -75,7 +75,11 @@ func CellTypeOf[T Number]() CellType {
 // Value/Array cells, or holds cells of another type than asked for.
 var ErrCellsCorrupt = errors.New("abi: not valid Value/Array cells of that type")
 
-// CellsSize returns the bytes count cells of type c need.
+// MaxCells bounds the cells of one Value/Array: the count is a u32, and
+// 2^32-1 cells of 8 bytes still fit an int's range.
+const MaxCells = 1<<32 - 1
+
+// CellsSize returns the bytes count (0..MaxCells) cells of type c need.
 func CellsSize(c CellType, count int) int { return CellsData + count*c.Size() }
 
 // InitCells lays out count zeroed cells of type c at the start of b, guarded
@@ -84,7 +88,9 @@ func InitCells(b []byte, c CellType, count int, lock string) error {
 	switch {
 	case c.Size() == 0:
 		return fmt.Errorf("abi: cell type %q: %w", c, ErrCellsCorrupt)
-	case count < 0 || len(b) < CellsSize(c, count):
+	case count < 0 || count > MaxCells:
+		return fmt.Errorf("abi: %d cells outside 0..%d", count, MaxCells)
+	case len(b) < CellsSize(c, count):
 		return fmt.Errorf("abi: %d cells of type %q need %d bytes, have %d", count, c, CellsSize(c, count), len(b))
 	case len(lock) > 255:
 		return fmt.Errorf("abi: lock name of %d bytes is longer than 255", len(lock))

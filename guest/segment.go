@@ -140,13 +140,16 @@ func (s *SharedMemory) Close() error {
 	if s.h == 0 {
 		return nil
 	}
+	if e := segmentClose(s.h); e != 0 {
+		// The window may still be mapped: keep it, and the handle.
+		return fmt.Errorf("guest: closing segment %q: %w", s.name, errorOf(e))
+	}
 	if s.window != nil {
-		giveWindow(s.window) // segment_close detaches it
+		giveWindow(s.window) // segment_close detached it
 		s.window = nil
 	}
-	e := segmentClose(s.h)
 	s.h = 0
-	return errorOf(e)
+	return nil
 }
 
 // windows are the SDK's segment windows by size: memory taken from the Go

@@ -88,6 +88,10 @@ func (m *fixedMemory) mapWindow(f *os.File, addr, size uint64) error {
 	}
 	p := unsafe.Pointer(&m.res[addr])
 	if _, err := unix.MmapPtr(int(f.Fd()), 0, p, uintptr(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_FIXED); err != nil {
+		// Older kernels may have unmapped the range before failing (at
+		// vm.max_map_count, say): put zeroed memory back so the guest
+		// finds no hole. Its old contents are lost either way.
+		unix.MmapPtr(-1, 0, p, uintptr(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED)
 		return fmt.Errorf("host: mapping segment window: %w", err)
 	}
 	m.windows[addr] = size

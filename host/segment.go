@@ -55,6 +55,19 @@ func (t *segments) get(h uint32) *localSegment {
 	return t.open[h-1]
 }
 
+// full reports whether the table has no room for another handle.
+func (t *segments) full() bool {
+	if len(t.open) < maxSegmentHandles {
+		return false
+	}
+	for _, s := range t.open {
+		if s == nil {
+			return false
+		}
+	}
+	return true
+}
+
 func (t *segments) add(info shm.SegmentInfo, f *os.File) (uint32, abi.Errno) {
 	size, err := shm.CheckSegmentFile(f)
 	if err != nil || size != info.Size {
@@ -150,6 +163,9 @@ func openSegment(ctx context.Context, m api.Module, ptr, n uint32, size int64, h
 	if _, ok := m.Memory().Read(hptr, 4); !ok {
 		return abi.EFAULT // checked first: a segment made now would have no owner
 	}
+	if t.full() {
+		return abi.ENOSPC
+	}
 	var (
 		info shm.SegmentInfo
 		f    *os.File
@@ -165,6 +181,9 @@ func openSegment(ctx context.Context, m api.Module, ptr, n uint32, size int64, h
 	}
 	h, errno := t.add(info, f)
 	if errno != abi.OK {
+		if create {
+			t.dir.Unlink(info.Name) // nobody holds it: do not leave the name behind
+		}
 		return errno
 	}
 	return putU32(m, hptr, h)

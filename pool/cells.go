@@ -17,7 +17,8 @@ type Number = abi.Number
 // after Python's multiprocessing.Array: every process of the pool sees the
 // same cells (guests with guest.OpenArray). Load, Store and Add are atomic
 // on each cell; the optional Lock is for updates that span cells. The
-// methods are safe for concurrent use; Close releases the handle.
+// methods are safe for concurrent use, except Close: it unmaps the cells
+// and must be the last call on the Array.
 type Array[T Number] struct {
 	seg   *SharedMemory
 	cells []T
@@ -29,7 +30,7 @@ type Array[T Number] struct {
 // name+".lock" that Lock returns here and in every process that opens the
 // array. Errors: those of CreateSharedMemory and NewLock.
 func NewArray[T Number](p *Pool, name string, n int, lock bool) (*Array[T], error) {
-	if n < 0 {
+	if n < 0 || n > abi.MaxCells {
 		return nil, fmt.Errorf("pool: array of %d cells: %w", n, ErrBadSize)
 	}
 	ct := abi.CellTypeOf[T]()
@@ -155,7 +156,8 @@ func (a *Array[T]) Close() error {
 }
 
 // Value is one number in shared memory, after Python's
-// multiprocessing.Value: an Array of one cell.
+// multiprocessing.Value: an Array of one cell, with the same rules (Close
+// is the last call).
 type Value[T Number] struct{ a *Array[T] }
 
 // NewValue creates a value holding initial; see NewArray for name and

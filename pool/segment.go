@@ -9,8 +9,14 @@ import (
 	"github.com/wasmpool/wasmpool/internal/shm"
 )
 
-// ErrBadSize is returned when creating a segment of size 0 or less.
-var ErrBadSize = errors.New("pool: segment size must be positive")
+// Errors of segments besides ErrNotFound, ErrExists, ErrNoSpace, ErrClosed.
+var (
+	// ErrBadSize is returned when creating a segment (or an Array) of size
+	// 0 or less, or of more cells than an Array can hold.
+	ErrBadSize = errors.New("pool: segment size must be positive")
+	// ErrBadName is returned for a segment name longer than 255 bytes.
+	ErrBadName = errors.New("pool: segment name longer than 255 bytes")
+)
 
 // SharedMemory is the parent's handle to a shared-memory segment: Python's
 // multiprocessing.shared_memory.SharedMemory, with the segment's bytes as a
@@ -34,7 +40,7 @@ type SharedMemory struct {
 // CreateSharedMemory creates a segment of at least size bytes, zeroed. Its
 // size is rounded up to whole 64 KiB pages (the granule of guest memory);
 // Size reports it. An empty name asks for a unique one, which Name
-// reports. Errors: ErrBadSize, ErrNoSpace (size above
+// reports. Errors: ErrBadSize, ErrBadName, ErrNoSpace (size above
 // Config.MaxSegmentSize, or Config.MaxSegments segments exist), ErrExists,
 // ErrClosed.
 func (p *Pool) CreateSharedMemory(name string, size int) (*SharedMemory, error) {
@@ -73,7 +79,7 @@ func segmentError(name string, err error) error {
 	case errors.Is(err, shm.ErrBadSize):
 		return ErrBadSize
 	case errors.Is(err, shm.ErrBadName):
-		return fmt.Errorf("pool: segment name of %d bytes is longer than %d: %w", len(name), shm.MaxSegmentName, ErrNotFound)
+		return ErrBadName
 	case errors.Is(err, shm.ErrClosed):
 		return ErrClosed
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -87,6 +88,11 @@ func TestSharedMemory_badInput(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadSize)
 	_, err = p.CreateSharedMemory("huge", 2<<20)
 	require.ErrorIs(t, err, ErrNoSpace)
+	_, err = p.CreateSharedMemory("the maximum after rounding", 1<<20-(1<<16)+1)
+	require.NoError(t, err, "1 MiB exactly after rounding")
+	require.NoError(t, p.segs.Unlink("the maximum after rounding"))
+	_, err = p.CreateSharedMemory(strings.Repeat("n", 256), 1)
+	require.ErrorIs(t, err, ErrBadName)
 	_, err = p.OpenSharedMemory("never made")
 	require.ErrorIs(t, err, ErrNotFound)
 	a, err := p.CreateSharedMemory("a", 1)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -53,6 +54,10 @@ func helper() int {
 	_, err = net.Dial("tcp", "127.0.0.1:9")
 	report("dial", err)
 	report("ptrace", unix.PtraceAttach(os.Getppid()))
+	var params [120]byte // struct io_uring_params
+	_, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params)), 0)
+	report("io_uring", errno)
+	report("unshare", unix.Unshare(unix.CLONE_NEWUSER))
 	_, err = unix.FcntlInt(3, unix.F_GETFD, 0)
 	fmt.Println("inherited fd closed:", errors.Is(err, unix.EBADF))
 
@@ -101,6 +106,8 @@ unix socket: true
 socketpair: true
 dial: true
 ptrace: true
+io_uring: true
+unshare: true
 inherited fd closed: true
 NoNewPrivs: 1
 Seccomp: 2

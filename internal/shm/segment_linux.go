@@ -110,7 +110,7 @@ func (s *Segments) Create(name string, size int64) (SegmentInfo, *os.File, error
 	switch {
 	case size <= 0:
 		return SegmentInfo{}, nil, fmt.Errorf("shm: segment size %d: %w", size, ErrBadSize)
-	case size > s.maxSize:
+	case size > s.maxSize || (size+SegmentPage-1)&^(SegmentPage-1) > s.maxSize:
 		return SegmentInfo{}, nil, fmt.Errorf("shm: segment size %d beyond the maximum %d: %w", size, s.maxSize, ErrNoSpace)
 	}
 	s.mu.Lock()

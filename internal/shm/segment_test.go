@@ -60,6 +60,8 @@ func TestSegments_limits(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadSize)
 	_, _, err = s.Create("big", 1<<20+1)
 	require.ErrorIs(t, err, ErrNoSpace)
+	_, _, err = NewSegments(SegmentPage+100, 1).Create("rounded", SegmentPage+50)
+	require.ErrorIs(t, err, ErrNoSpace, "the limit holds after rounding up to whole pages")
 	_, _, err = s.Create(string(make([]byte, MaxSegmentName+1)), 1)
 	require.ErrorIs(t, err, ErrBadName)
 	_, _, err = s.Open("")
