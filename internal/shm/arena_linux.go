@@ -131,6 +131,10 @@ func futexWake(w *uint32, n int) {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWakeOp, uintptr(n), 0, 0, 0)
 }
 
+// osYield gives the CPU to another runnable thread, if any. RawSyscall:
+// it does not block, so the Go scheduler need not hand off the P.
+func osYield() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
+
 // FUTEX_WAIT and FUTEX_WAKE without FUTEX_PRIVATE_FLAG.
 const (
 	futexWaitOp = 0

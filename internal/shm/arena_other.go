@@ -26,3 +26,4 @@ func (a *Arena) u32(off uint64) *uint32              { panic("shm: no arena") }
 func (a *Arena) u64(off uint64) *uint64              { panic("shm: no arena") }
 func futexWait(w *uint32, val uint32, timeout int64) {}
 func futexWake(w *uint32, n int)                     {}
+func osYield()                                       {}

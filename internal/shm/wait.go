@@ -33,11 +33,20 @@ const waitSlice = 20 * time.Millisecond
 // before it sleeps; see RATIONALE.md, "Why spin before sleeping?".
 var spinIters = 4000
 
+// yieldEvery is how many checks spin makes between yields of the CPU.
+const yieldEvery = 32
+
 // spin re-checks cond up to spinIters times and reports whether it held.
+// Every yieldEvery checks it yields the CPU (sched_yield): when the peer
+// it waits for runs on the same CPU, spinning alone only burns the
+// peer's time slice, and yielding lets it run and answer.
 func spin(cond func() bool) bool {
-	for range spinIters {
+	for i := range spinIters {
 		if cond() {
 			return true
+		}
+		if i%yieldEvery == yieldEvery-1 {
+			osYield()
 		}
 	}
 	return false
