@@ -584,7 +584,7 @@ func TestParentDeath(t *testing.T) {
 	require.NoError(t, cmd.Process.Kill())
 	cmd.Wait()
 	start := time.Now()
-	require.Eventually(t, func() bool { return !alive(pids[0]) && !alive(pids[1]) }, 2*time.Second, 5*time.Millisecond,
+	require.Eventually(t, func() bool { return !alive(pids[0]) && !alive(pids[1]) }, time.Second, time.Millisecond,
 		"workers outlived their parent")
 	t.Logf("workers gone %v after the parent", time.Since(start))
 }

@@ -207,6 +207,48 @@ func init() {
 			byte(rawObjectCreate(uint32(abi.KindLock), addr(spec), uint32(len(spec)), addr(name), uint32(len(name)), hp)),    // OK
 		}, nil
 	})
+	// produce(queue, id, n) puts "id:0" .. "id:n-1" into the queue; the
+	// chaos test checks that each producer's messages arrive in order with
+	// no gap, whenever its worker is killed.
+	guest.Process("produce", func(args [][]byte) error {
+		if len(args) != 3 {
+			return errors.New("produce(queue, id, n)")
+		}
+		q, err := guest.QueueArg(args[0])
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(string(args[2]))
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			if err := q.Put(fmt.Appendf(nil, "%s:%d", args[1], i), guest.Forever); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// pipe-echo(conn) sends back every message until "stop".
+	guest.Process("pipe-echo", func(args [][]byte) error {
+		if len(args) != 1 {
+			return errors.New("pipe-echo(conn)")
+		}
+		c, err := guest.ConnArg(args[0])
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for {
+			msg, err := c.Recv(guest.Forever)
+			if err != nil || string(msg) == "stop" {
+				return err
+			}
+			if err := c.Send(msg, guest.Forever); err != nil {
+				return err
+			}
+		}
+	})
 	guest.Process("hello", func(args [][]byte) error {
 		parts := make([]string, len(args))
 		for i, a := range args {
