@@ -77,6 +77,11 @@ type Config struct {
 	// dumps no core and keeps no descriptor it inherited by accident (see
 	// RATIONALE.md). Set it only to debug a worker.
 	Unhardened bool
+	// MaxTasksPerWorker ends a worker once it has answered this many task
+	// calls (a Submit, or one chunk of a Map), after its calls in flight
+	// finish, and starts a fresh one in its slot: Python's
+	// maxtasksperchild, for guests that leak. 0 means no limit.
+	MaxTasksPerWorker int
 	// Retries is how many times a task call is run again after its worker
 	// died under it. 0 means never: the call fails with *WorkerExitError.
 	// A call never retries after its own trap or error.
@@ -225,8 +230,8 @@ func (cfg *Config) normalize() error {
 	if len(cfg.Module) == 0 {
 		return errors.New("pool: Config.Module is empty")
 	}
-	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 {
-		return errors.New("pool: negative Workers, Concurrency, Prefetch, Retries or MaxMessageSize")
+	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 || cfg.MaxTasksPerWorker < 0 {
+		return errors.New("pool: negative Workers, Concurrency, Prefetch, Retries, MaxMessageSize or MaxTasksPerWorker")
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.NumCPU()

@@ -676,3 +676,29 @@ func TestWorkers_hardened(t *testing.T) {
 	u := newTestPool(t, Config{Workers: 1, Unhardened: true})
 	require.Equal(t, "0", statusField(t, u.PIDs()[0], "Seccomp"))
 }
+
+// MaxTasksPerWorker: a worker ends after its share of task calls and a
+// fresh one takes its slot; no call is lost or run twice on the way.
+func TestMaxTasksPerWorker(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1, MaxTasksPerWorker: 3})
+	pids := map[int]bool{}
+	for i := range 10 {
+		f := p.Submit(context.Background(), "upper", []byte("call "+strconv.Itoa(i)))
+		out, err := f.Wait(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, "CALL "+strconv.Itoa(i), string(out))
+		require.Eventually(t, func() bool { return p.PIDs()[0] != 0 }, 10*time.Second, time.Millisecond)
+		pids[p.PIDs()[0]] = true
+	}
+	require.GreaterOrEqual(t, len(pids), 3, "10 calls, 3 per worker: at least 3 workers")
+
+	in := make([][]byte, 200)
+	for i := range in {
+		in[i] = binary.LittleEndian.AppendUint64(nil, uint64(i))
+	}
+	out, err := p.Map(context.Background(), "double", in, ChunkSize(7))
+	require.NoError(t, err, "chunks in flight when a worker retires finish first")
+	for i, o := range out {
+		require.Equal(t, 2*uint64(i), binary.LittleEndian.Uint64(o))
+	}
+}

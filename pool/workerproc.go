@@ -56,6 +56,12 @@ type workerProc struct {
 	freed  chan struct{} // signalled when a task call leaves slots
 	gone   chan struct{} // closed when the worker is found dead
 	exited chan struct{} // closed when its calls have been settled
+	// retired is closed when the worker has run Config.MaxTasksPerWorker
+	// task calls: it takes no more, and ends once it holds none.
+	retired    chan struct{}
+	retireOnce sync.Once
+	finished   int  // task calls answered, under mu
+	retiring   bool // under mu: send refuses calls once set
 	once   sync.Once
 
 	mu         sync.Mutex
@@ -91,6 +97,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		slots:    make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
 		freed:    make(chan struct{}, 1),
 		gone:     make(chan struct{}),
+		retired:  make(chan struct{}),
 		exited:   make(chan struct{}),
 		inflight: map[uint64]*task{},
 	}
@@ -212,13 +219,14 @@ func (w *workerProc) isDead() bool {
 // feed sends queued task calls to the worker while it has room.
 func (w *workerProc) feed() {
 	defer w.p.wg.Done()
+	stop := mergeDone(w.gone, w.retired)
 	for {
 		select {
 		case w.slots <- struct{}{}:
-		case <-w.gone:
+		case <-stop:
 			return
 		}
-		t := w.p.queue.pop(w.gone, w.freed, w.minQueue, w.accepts)
+		t := w.p.queue.pop(stop, w.freed, w.minQueue, w.accepts)
 		if t == nil {
 			return
 		}
@@ -275,7 +283,7 @@ func (w *workerProc) send(t *task) bool {
 		return false
 	}
 	w.mu.Lock()
-	if w.dead {
+	if w.dead || w.retiring {
 		w.mu.Unlock()
 		if t.requeue(true) {
 			w.p.queue.pushFront(t)
@@ -322,7 +330,17 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			w.mu.Lock()
 			t := w.inflight[res.ID]
 			delete(w.inflight, res.ID)
+			if t != nil && t.kind != abi.CallProcess {
+				w.finished++
+			}
+			if max := w.p.cfg.MaxTasksPerWorker; max > 0 && w.finished >= max {
+				w.retiring = true // in the same step as idle: no call is sent after
+			}
+			retiring, idle := w.retiring, len(w.inflight) == 0
 			w.mu.Unlock()
+			if retiring {
+				w.retire(idle)
+			}
 			if t == nil {
 				continue
 			}
@@ -368,6 +386,35 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			return
 		}
 	}
+}
+
+// retire stops feeding the worker, which has run its share of task calls,
+// and ends it once it holds no call (idle): its slot gets a fresh worker,
+// as multiprocessing's maxtasksperchild does.
+func (w *workerProc) retire(idle bool) {
+	w.retireOnce.Do(func() { close(w.retired) })
+	if idle {
+		w.mu.Lock()
+		if w.killReason == "" {
+			w.killReason = fmt.Sprintf("retired after %d task calls (Config.MaxTasksPerWorker)", w.finished)
+			w.deliberate = true
+		}
+		w.mu.Unlock()
+		go w.stop(time.Second)
+	}
+}
+
+// mergeDone returns a channel closed when either a or b is.
+func mergeDone(a, b <-chan struct{}) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		select {
+		case <-a:
+		case <-b:
+		}
+		close(c)
+	}()
+	return c
 }
 
 // cancel asks the worker to drop or stop t, which has finished already.
