@@ -77,6 +77,13 @@ type Config struct {
 	// dumps no core and keeps no descriptor it inherited by accident (see
 	// RATIONALE.md). Set it only to debug a worker.
 	Unhardened bool
+	// WorkerMemoryLimit bounds each worker process's resident memory in
+	// bytes; 0 means no bound. The parent checks every 50 ms (a watchdog:
+	// cgroup v2 delegation is not available everywhere, and not on the
+	// machines we test on) and kills a worker over it: its calls fail with
+	// a *WorkerExitError whose Reason says so, or are retried (Retries). An
+	// idle worker takes about 50 MiB; MemoryLimitPages bounds each guest.
+	WorkerMemoryLimit int64
 	// MaxTasksPerWorker ends a worker once it has answered this many task
 	// calls (a Submit, or one chunk of a Map), after its calls in flight
 	// finish, and starts a fresh one in its slot: Python's
@@ -223,6 +230,10 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		p.wg.Add(1)
 		go p.supervise(slot, w)
 	}
+	if cfg.WorkerMemoryLimit > 0 {
+		p.wg.Add(1)
+		go p.watchMemory()
+	}
 	return p, nil
 }
 
@@ -230,8 +241,8 @@ func (cfg *Config) normalize() error {
 	if len(cfg.Module) == 0 {
 		return errors.New("pool: Config.Module is empty")
 	}
-	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 || cfg.MaxTasksPerWorker < 0 {
-		return errors.New("pool: negative Workers, Concurrency, Prefetch, Retries, MaxMessageSize or MaxTasksPerWorker")
+	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 || cfg.MaxTasksPerWorker < 0 || cfg.WorkerMemoryLimit < 0 {
+		return errors.New("pool: negative Workers, Concurrency, Prefetch, Retries, MaxMessageSize, MaxTasksPerWorker or WorkerMemoryLimit")
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.NumCPU()

@@ -702,3 +702,19 @@ func TestMaxTasksPerWorker(t *testing.T) {
 		require.Equal(t, 2*uint64(i), binary.LittleEndian.Uint64(o))
 	}
 }
+
+// WorkerMemoryLimit: a worker whose resident memory passes the limit is
+// killed by the watchdog; its call fails with the reason, the next call
+// runs on a fresh worker.
+func TestWorkerMemoryLimit(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1, WorkerMemoryLimit: 150 << 20})
+	start := time.Now()
+	_, err := p.Call(context.Background(), "hog", []byte("400"))
+	var we *WorkerExitError
+	require.ErrorAs(t, err, &we)
+	require.Contains(t, we.Reason, "WorkerMemoryLimit")
+	require.Less(t, time.Since(start), 5*time.Second, "killed while it held the memory, before it returned")
+	out, err := p.Call(context.Background(), "upper", []byte("fresh"))
+	require.NoError(t, err)
+	require.Equal(t, "FRESH", string(out))
+}

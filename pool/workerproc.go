@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -557,6 +558,51 @@ func (p *Pool) supervise(slot int, w *workerProc) {
 			backoff = min(2*backoff, 5*time.Second)
 		}
 	}
+}
+
+// memoryCheck is how often watchMemory looks at the workers.
+const memoryCheck = 50 * time.Millisecond
+
+// watchMemory kills any worker whose resident memory passes
+// Config.WorkerMemoryLimit, until Close.
+func (p *Pool) watchMemory() {
+	defer p.wg.Done()
+	tick := time.NewTicker(memoryCheck)
+	defer tick.Stop()
+	limit := p.cfg.WorkerMemoryLimit
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-tick.C:
+		}
+		live := p.live.Load()
+		if live == nil {
+			continue
+		}
+		for _, w := range *live {
+			if w == nil || w.isDead() {
+				continue
+			}
+			if rss, err := residentBytes(w.pid); err == nil && rss > limit {
+				w.kill(fmt.Sprintf("its resident memory, %d MiB, passed Config.WorkerMemoryLimit, %d MiB", rss>>20, limit>>20), false)
+			}
+		}
+	}
+}
+
+// residentBytes reads a process's resident set size from /proc.
+func residentBytes(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("pool: /proc/%d/statm: %q", pid, b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize()), err
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -89,6 +89,19 @@ func init() {
 			keep = append(keep, make([]byte, 64<<20))
 		}
 	})
+	// hog touches as many MiB as its input says, then holds them 5 s.
+	guest.Task("hog", func(in []byte) ([]byte, error) {
+		mib, err := strconv.Atoi(string(in))
+		if err != nil {
+			return nil, err
+		}
+		b := make([]byte, mib<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		time.Sleep(5 * time.Second)
+		return []byte{b[0]}, nil
+	})
 	guest.Task("loop", func(in []byte) ([]byte, error) {
 		for {
 			sink++
