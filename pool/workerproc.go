@@ -63,7 +63,7 @@ type workerProc struct {
 	retireOnce sync.Once
 	finished   int  // task calls answered, under mu
 	retiring   bool // under mu: send refuses calls once set
-	once   sync.Once
+	once       sync.Once
 
 	mu         sync.Mutex
 	dead       bool
