@@ -72,6 +72,7 @@ func (m *Module) NewInstance(ctx context.Context, cfg InstanceConfig) (*Instance
 		WithStderr(in.stderr).
 		WithSysNanotime().
 		WithSysNanosleep()
+	mc = m.rt.cfg.Capabilities.apply(mc)
 	ictx := in.callContext(ctx)
 	if alloc != nil {
 		ictx = experimental.WithMemoryAllocator(ictx, alloc)

@@ -54,6 +54,9 @@ type Config struct {
 	// object_ref; nil means none (those calls fail with ENOSYS). The
 	// caller keeps ownership.
 	Arena *shm.Arena
+	// Capabilities are granted to every instance; the zero value grants
+	// none (see Capabilities).
+	Capabilities Capabilities
 	// Segments serves guests' segment_create, segment_open and
 	// segment_unlink; nil means those calls fail with ENOSYS.
 	Segments SegmentDirectory
@@ -90,6 +93,9 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if err := cfg.Capabilities.Check(); err != nil {
+		return nil, err
 	}
 	// The threads feature lets guests that emit wasm atomics (C, Rust,
 	// Zig) use them on segment windows, where they are atomic across

@@ -71,6 +71,11 @@ type Config struct {
 	// RATIONALE.md). Without it, stopping a running call ends its worker
 	// process; the pool starts another.
 	Interruptible bool
+	// Capabilities are what guests may reach besides their memory and
+	// the pool's objects: preopened directories, environment, arguments,
+	// stdin, the wall clock, real randomness. The zero value grants none;
+	// sockets are never granted.
+	Capabilities Capabilities
 	// Unhardened starts workers without their OS hardening: by default a
 	// worker, once its runtime is ready, cannot exec a program, start a
 	// process, ptrace or create a socket (seccomp), gains no privileges,
@@ -115,6 +120,12 @@ type Config struct {
 	// 1024.
 	MaxSegments int
 }
+
+// Capabilities are the grants of Config.Capabilities (host.Capabilities).
+type Capabilities = host.Capabilities
+
+// Dir is a preopened directory of Capabilities: Host seen at Guest.
+type Dir = host.Dir
 
 // Output is one piece of guest output.
 type Output struct {
@@ -240,6 +251,9 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 func (cfg *Config) normalize() error {
 	if len(cfg.Module) == 0 {
 		return errors.New("pool: Config.Module is empty")
+	}
+	if err := cfg.Capabilities.Check(); err != nil {
+		return err
 	}
 	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 || cfg.MaxTasksPerWorker < 0 || cfg.WorkerMemoryLimit < 0 {
 		return errors.New("pool: negative Workers, Concurrency, Prefetch, Retries, MaxMessageSize, MaxTasksPerWorker or WorkerMemoryLimit")

@@ -718,3 +718,62 @@ func TestWorkerMemoryLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "FRESH", string(out))
 }
+
+// Capabilities: none by default; each grant reaches the guest and no more.
+func TestCapabilities(t *testing.T) {
+	ctx := context.Background()
+	call := func(p *Pool, op string) (string, error) {
+		out, err := p.Call(ctx, "caps", []byte(op))
+		return string(out), err
+	}
+	ro, rw := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(ro+"/in.txt", []byte("read me"), 0o644))
+
+	none := newTestPool(t, Config{Workers: 1})
+	_, err := call(none, "read:/in/in.txt")
+	require.Error(t, err, "no files by default")
+	out, _ := call(none, "env:SECRET")
+	require.Empty(t, out, "no environment by default")
+	out, _ = call(none, "stdin")
+	require.Empty(t, out)
+	first, _ := call(none, "rand")
+	again, _ := call(newTestPool(t, Config{Workers: 1}), "rand")
+	require.Equal(t, first, again, "deterministic randomness by default: a fresh instance repeats it")
+	year, _ := call(none, "year")
+	require.NotEqual(t, strconv.Itoa(time.Now().Year()), year, "no wall clock by default")
+
+	p := newTestPool(t, Config{Workers: 1, Capabilities: Capabilities{
+		Dirs:  []Dir{{Host: ro, Guest: "/in", ReadOnly: true}, {Host: rw, Guest: "/out"}},
+		Env:   []string{"SECRET=42"},
+		Args:  []string{"plugin", "--fast"},
+		Stdin: []byte("input"),
+		Clock: true, Random: true,
+	}})
+	out, err = call(p, "read:/in/in.txt")
+	require.NoError(t, err)
+	require.Equal(t, "read me", out)
+	_, err = call(p, "write:/in/new.txt")
+	require.Error(t, err, "read-only")
+	_, err = call(p, "write:/out/new.txt")
+	require.NoError(t, err)
+	written, err := os.ReadFile(rw + "/new.txt")
+	require.NoError(t, err)
+	require.Equal(t, "from the guest", string(written))
+	_, err = call(p, "read:/etc/passwd")
+	require.Error(t, err, "nothing outside the preopens")
+	out, _ = call(p, "env:SECRET")
+	require.Equal(t, "42", out)
+	out, _ = call(p, "args")
+	require.Equal(t, "plugin --fast", out)
+	out, _ = call(p, "stdin")
+	require.Equal(t, "input", out)
+	out, _ = call(p, "year")
+	require.Equal(t, strconv.Itoa(time.Now().Year()), out)
+	out, _ = call(p, "rand")
+	require.NotEqual(t, first, out, "real randomness")
+
+	_, err = New(ctx, Config{Module: testModule(t, "testguest.wasm"), Capabilities: Capabilities{Dirs: []Dir{{Host: "/nonexistent", Guest: "/x"}}}})
+	require.ErrorContains(t, err, "preopened directory")
+	_, err = New(ctx, Config{Module: testModule(t, "testguest.wasm"), Capabilities: Capabilities{Env: []string{"NOEQUALS"}}})
+	require.ErrorContains(t, err, "KEY=value")
+}

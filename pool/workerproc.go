@@ -179,6 +179,7 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 		MaxMessageSize:   cfg.MaxMessageSize,
 		Interruptible:    cfg.Interruptible,
 		Unhardened:       cfg.Unhardened,
+		Capabilities:     cfg.Capabilities,
 		Concurrency:      cfg.Concurrency,
 		Participant:      w.part,
 	})

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/wasmpool/wasmpool/host"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -56,6 +57,8 @@ type Init struct {
 	// Unhardened leaves the worker without seccomp and the rest of
 	// package harden.
 	Unhardened bool `cbor:"10,keyasint"`
+	// Capabilities are granted to every guest instance.
+	Capabilities host.Capabilities `cbor:"11,keyasint"`
 }
 
 // Hello answers Init: the worker's pid, or why it cannot serve.

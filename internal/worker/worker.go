@@ -116,6 +116,7 @@ func serve(conn net.Conn, cookie string) int {
 		MaxMessageSize:   init.MaxMessageSize,
 		Interruptible:    init.Interruptible,
 		Participant:      init.Participant,
+		Capabilities:     init.Capabilities,
 	}
 	if init.Participant != 0 {
 		if cfg.Arena, err = shm.Map(os.NewFile(ArenaFD, "wasmpool-arena")); err == nil {

@@ -5,9 +5,12 @@
 package main
 
 import (
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -88,6 +91,32 @@ func init() {
 		for {
 			keep = append(keep, make([]byte, 64<<20))
 		}
+	})
+	// caps exercises a capability: "read:PATH", "write:PATH", "env:KEY",
+	// "args", "stdin", "year", "rand" (8 random bytes, hex).
+	guest.Task("caps", func(in []byte) ([]byte, error) {
+		op, arg, _ := strings.Cut(string(in), ":")
+		switch op {
+		case "read":
+			return os.ReadFile(arg)
+		case "write":
+			return []byte("written"), os.WriteFile(arg, []byte("from the guest"), 0o644)
+		case "env":
+			return []byte(os.Getenv(arg)), nil
+		case "args":
+			return []byte(strings.Join(os.Args, " ")), nil
+		case "stdin":
+			return io.ReadAll(os.Stdin)
+		case "year":
+			return []byte(strconv.Itoa(time.Now().Year())), nil
+		case "rand":
+			b := make([]byte, 8)
+			if _, err := rand.Read(b); err != nil {
+				return nil, err
+			}
+			return []byte(hex.EncodeToString(b)), nil
+		}
+		return nil, fmt.Errorf("caps: unknown op %q", op)
 	})
 	// hog touches as many MiB as its input says, then holds them 5 s.
 	guest.Task("hog", func(in []byte) ([]byte, error) {
