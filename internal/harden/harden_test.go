@@ -22,8 +22,11 @@ import (
 const helperEnv = "WASMPOOL_HARDEN_HELPER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "1" {
+	switch os.Getenv(helperEnv) {
+	case "1":
 		os.Exit(helper())
+	case "landlock":
+		os.Exit(landlockHelper())
 	}
 	os.Exit(m.Run())
 }
@@ -120,4 +123,56 @@ func TestProgramShape(t *testing.T) {
 	require.Less(t, len(p), 64)
 	last := p[len(p)-1]
 	require.Equal(t, uint32(retAllow), last.K, "anything not listed is allowed")
+}
+
+// landlockHelper hardens itself, confines its filesystem to the two
+// directories in its environment (read-only, read-write) and reports what
+// it can still reach, from this thread and from a new one.
+func landlockHelper() int {
+	ro, rw := os.Getenv("HARDEN_RO"), os.Getenv("HARDEN_RW")
+	if err := Apply(); err != nil {
+		fmt.Println("apply:", err)
+		return 1
+	}
+	if err := Landlock(Path{Dir: ro, ReadOnly: true}, Path{Dir: rw}); err != nil {
+		if errors.Is(err, ErrNoLandlock) {
+			fmt.Println("no landlock:", err)
+			return 0
+		}
+		fmt.Println("landlock:", err)
+		return 1
+	}
+	ok := func(what string, err error) { fmt.Printf("%s: %v\n", what, err == nil) }
+	_, err := os.ReadFile(ro + "/in.txt")
+	ok("read ro", err)
+	ok("write ro", os.WriteFile(ro+"/new.txt", nil, 0o644))
+	ok("write rw", os.WriteFile(rw+"/new.txt", []byte("x"), 0o644))
+	_, err = os.ReadFile("/etc/passwd")
+	ok("read elsewhere", err)
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread() // a thread of its own, maybe a new one
+		_, err := os.ReadFile("/etc/passwd")
+		done <- err
+	}()
+	ok("read elsewhere, other thread", <-done)
+	return 0
+}
+
+func TestLandlock(t *testing.T) {
+	ro, rw := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(ro+"/in.txt", []byte("in"), 0o644))
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=landlock", "HARDEN_RO="+ro, "HARDEN_RW="+rw)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	if strings.HasPrefix(string(out), "no landlock") {
+		t.Skipf("%s", out)
+	}
+	require.Equal(t, `read ro: true
+write ro: false
+write rw: true
+read elsewhere: false
+read elsewhere, other thread: false
+`, string(out))
 }

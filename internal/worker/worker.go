@@ -147,7 +147,13 @@ func serve(conn net.Conn, cookie string) int {
 	// The runtime is ready and the module compiled: from here on the
 	// worker needs no new process, program or socket.
 	if !init.Unhardened {
-		if err := harden.Apply(); err != nil && !errors.Is(err, harden.ErrNotSupported) {
+		err := harden.Apply()
+		if err == nil {
+			err = harden.Landlock(landlockPaths(init.Capabilities.Dirs)...)
+		}
+		// Best effort where the platform or binary cannot: not available
+		// is not a failure; a failure to apply what is available is.
+		if err != nil && !errors.Is(err, harden.ErrNotSupported) && !errors.Is(err, harden.ErrNoLandlock) {
 			frame, _ := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid(), Err: &wire.Error{Message: err.Error()}})
 			w.Send(frame)
 			return ExitStart
@@ -414,4 +420,13 @@ func segmentClient() (*shm.Client, error) {
 		return nil, fmt.Errorf("fd %d is not a unix socket", SegmentsFD)
 	}
 	return shm.NewClient(uc), nil
+}
+
+// landlockPaths are the preopened directories, as Landlock rules.
+func landlockPaths(dirs []host.Dir) []harden.Path {
+	ps := make([]harden.Path, len(dirs))
+	for i, d := range dirs {
+		ps[i] = harden.Path{Dir: d.Host, ReadOnly: d.ReadOnly}
+	}
+	return ps
 }
