@@ -179,6 +179,16 @@ func (rt *Runtime) Compile(ctx context.Context, wasm []byte) (*Module, error) {
 	return m, nil
 }
 
+// Precompile compiles wasm into the runtime's compilation cache without
+// instantiating it: no guest code runs. Errors are *CompileError.
+func (rt *Runtime) Precompile(ctx context.Context, wasm []byte) error {
+	cm, err := rt.r.CompileModule(ctx, wasm)
+	if err != nil {
+		return &CompileError{Err: err}
+	}
+	return cm.Close(ctx)
+}
+
 // Inspect compiles wasm like Compile and reports what it found even when the
 // module cannot be run.
 func (rt *Runtime) Inspect(ctx context.Context, wasm []byte) Report {

@@ -322,13 +322,30 @@ func (p *Pool) validate(ctx context.Context) ([]abi.Function, error) {
 			}
 		}
 	}
-	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: p.cfg.CacheDir, MemoryLimitPages: p.cfg.MemoryLimitPages, MaxMessageSize: p.cfg.MaxMessageSize})
+	// Checking the module runs guest code (its start function, _initialize,
+	// its version and function table) in this process, where nothing can
+	// be killed: it runs interruptible, bounded by StartTimeout. The
+	// workers' runtime is not interruptible, and wazero keys its cache on
+	// that, so the cache for the workers is filled by a second compile
+	// alongside (compiling runs no guest code).
+	fill := make(chan error, 1)
+	go func() { fill <- p.precompile(ctx) }()
+	rt, err := host.NewRuntime(ctx, host.Config{MemoryLimitPages: p.cfg.MemoryLimitPages, MaxMessageSize: p.cfg.MaxMessageSize, Interruptible: true})
 	if err != nil {
+		<-fill
 		return nil, err
 	}
 	defer rt.Close(ctx)
-	m, err := rt.Compile(ctx, p.cfg.Module)
+	vctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
+	defer cancel()
+	m, err := rt.Compile(vctx, p.cfg.Module)
+	if ferr := <-fill; err == nil && ferr != nil {
+		err = ferr
+	}
 	if err != nil {
+		if vctx.Err() != nil && ctx.Err() == nil {
+			return nil, &StartError{Worker: -1, Err: fmt.Errorf("the module did not finish starting (start function, _initialize or function table) within StartTimeout %v: %w", p.cfg.StartTimeout, context.DeadlineExceeded)}
+		}
 		return nil, err
 	}
 	fns := m.Functions()
@@ -336,6 +353,20 @@ func (p *Pool) validate(ctx context.Context) ([]abi.Function, error) {
 		writeFileAtomic(marker, abi.AppendFunctions(nil, fns))
 	}
 	return fns, nil
+}
+
+// precompile fills the compilation cache for the workers' runtime.
+func (p *Pool) precompile(ctx context.Context) error {
+	if p.cfg.CacheDir == "" {
+		return nil
+	}
+	rt, err := host.NewRuntime(ctx, host.Config{CacheDir: p.cfg.CacheDir, MemoryLimitPages: p.cfg.MemoryLimitPages,
+		MaxMessageSize: p.cfg.MaxMessageSize, Interruptible: p.cfg.Interruptible})
+	if err != nil {
+		return err
+	}
+	defer rt.Close(ctx)
+	return rt.Precompile(ctx, p.cfg.Module)
 }
 
 // writeFileAtomic writes b to name through a temporary file and a rename,

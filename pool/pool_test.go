@@ -72,6 +72,15 @@ func TestNew_badModules(t *testing.T) {
 	}
 	_, err := New(ctx, Config{})
 	require.ErrorContains(t, err, "Module is empty")
+
+	// A start function that never returns: New gives up after
+	// StartTimeout instead of hanging the parent.
+	start := time.Now()
+	_, err = New(ctx, Config{Module: testModule(t, "bad/startloop.wasm"), Workers: 1, CacheDir: testCache, StartTimeout: time.Second})
+	var se *StartError
+	require.ErrorAs(t, err, &se)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(start), 10*time.Second)
 }
 
 func TestCall(t *testing.T) {

@@ -23,7 +23,8 @@ import (
 )
 
 // StartError reports a worker process that could not be started or did not
-// complete its handshake.
+// complete its handshake, or (Worker -1) a module whose start-up code did
+// not finish within Config.StartTimeout when the parent checked it.
 type StartError struct {
 	Worker int
 	Err    error
@@ -33,6 +34,9 @@ type StartError struct {
 
 func (e *StartError) Error() string {
 	s := fmt.Sprintf("pool: starting worker %d: %v", e.Worker, e.Err)
+	if e.Worker < 0 {
+		s = fmt.Sprintf("pool: starting: %v", e.Err)
+	}
 	if e.Stderr != "" {
 		s += "\nworker stderr:\n" + e.Stderr
 	}

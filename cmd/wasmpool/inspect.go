@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/host"
 )
+
+// inspectTimeout bounds the module's start-up code under inspect.
+const inspectTimeout = 10 * time.Second
 
 func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wasmpool inspect", flag.ContinueOnError)
@@ -29,13 +33,17 @@ func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "wasmpool:", err)
 		return exitUsage
 	}
-	rt, err := host.NewRuntime(ctx, host.Config{})
+	// Inspecting runs the module's start-up code: interruptible, and
+	// bounded, so a module that never returns cannot hang the command.
+	rt, err := host.NewRuntime(ctx, host.Config{Interruptible: true})
 	if err != nil {
 		fmt.Fprintln(stderr, "wasmpool:", err)
 		return exitInternal
 	}
 	defer rt.Close(ctx)
-	rep := rt.Inspect(ctx, wasm)
+	ictx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	defer cancel()
+	rep := rt.Inspect(ictx, wasm)
 	fmt.Fprintf(stdout, "module:   %s (%d bytes)\n", fs.Arg(0), len(wasm))
 	if rep.ABIVersion != 0 {
 		fmt.Fprintf(stdout, "abi:      version %d (this host: %d)\n", rep.ABIVersion, abi.Version)
@@ -55,7 +63,11 @@ func inspectCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}
 	if rep.Problem != nil {
-		fmt.Fprintf(stdout, "runnable: no: %v\n", rep.Problem)
+		problem := rep.Problem
+		if ictx.Err() != nil {
+			problem = fmt.Errorf("its start-up code (start function, _initialize or function table) did not finish within %v", inspectTimeout)
+		}
+		fmt.Fprintf(stdout, "runnable: no: %v\n", problem)
 		return exitModule
 	}
 	fmt.Fprintln(stdout, "runnable: yes")
