@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/internal/worker"
+	"github.com/wasmpool/wasmpool/internal/worker/probe"
 )
 
 func testModule(t testing.TB, name string) []byte {
@@ -785,4 +786,17 @@ func TestCapabilities(t *testing.T) {
 	require.ErrorContains(t, err, "preopened directory")
 	_, err = New(ctx, Config{Module: testModule(t, "testguest.wasm"), Capabilities: Capabilities{Env: []string{"NOEQUALS"}}})
 	require.ErrorContains(t, err, "KEY=value")
+}
+
+// TestWorkers_cannotEscape: host-side code inside a real worker (a hook
+// the hardened worker runs before its handshake) tries to exec a program
+// and open sockets; every attempt fails with EPERM.
+func TestWorkers_cannotEscape(t *testing.T) {
+	t.Setenv(probe.Env, "1")
+	p := newTestPool(t, Config{Workers: 1})
+	stderr := p.workers[0].stderr.String()
+	for _, what := range []string{"exec", "socket", "dial", "socketpair"} {
+		require.Contains(t, stderr, "probe "+what+": ", "the probe ran")
+	}
+	require.Equal(t, 4, strings.Count(stderr, "operation not permitted"), "every attempt refused with EPERM:\n%s", stderr)
 }

@@ -34,6 +34,11 @@ const ControlFD = 3
 // ArenaFD is the shared arena's memfd, when Init names a participant.
 const ArenaFD = 4
 
+// AfterHarden, if set, runs in the worker once it is hardened, before it
+// answers Hello. Tests set it (from an init function that runs before the
+// worker starts) to try, from host-side code, what the hardening forbids.
+var AfterHarden func()
+
 // SegmentsFD is the worker's end of the segment socket (see
 // shm.RequestPair), when Init names a participant.
 const SegmentsFD = 5
@@ -158,6 +163,9 @@ func serve(conn net.Conn, cookie string) int {
 			w.Send(frame)
 			return ExitStart
 		}
+	}
+	if AfterHarden != nil {
+		AfterHarden()
 	}
 	frame, err := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid()})
 	if err != nil || w.Send(frame) != nil {

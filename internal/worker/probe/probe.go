@@ -1,0 +1,36 @@
+// Package probe is test support: imported by a test binary that becomes a
+// worker, it makes the worker try, from host-side code once hardened, what
+// a compromised worker would (exec, sockets), and write each outcome to
+// stderr as "probe WHAT: ERROR". It acts only when WASMPOOL_TEST_PROBE=1
+// is in the environment. Its init runs before the importing package's, so
+// before the worker starts.
+package probe
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+
+	"github.com/wasmpool/wasmpool/internal/worker"
+	"golang.org/x/sys/unix"
+)
+
+// Env is the environment variable that turns the probe on.
+const Env = "WASMPOOL_TEST_PROBE"
+
+func init() {
+	if os.Getenv(Env) != "1" {
+		return
+	}
+	worker.AfterHarden = func() {
+		report := func(what string, err error) { fmt.Fprintf(os.Stderr, "probe %s: %v\n", what, err) }
+		report("exec", exec.Command("/bin/true").Run())
+		_, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+		report("socket", err)
+		_, err = net.Dial("tcp", "127.0.0.1:9")
+		report("dial", err)
+		_, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		report("socketpair", err)
+	}
+}
