@@ -44,7 +44,7 @@ type chaosStats struct {
 	mapItems, mapDone, mapFailed    atomic.Int64
 	submits, submitDone, submitFail atomic.Int64
 	produced, producersKilled       atomic.Int64
-	pipeRounds, pipeEOFs            atomic.Int64
+	pipeRounds, pipeEOFs            atomic.Int64 // EOFs: the echo's worker died
 	longestRecovery                 atomic.Int64 // ns from a kill to the slot's new worker
 }
 
@@ -211,16 +211,26 @@ func runChaos(t *testing.T, retries int) {
 				fail("start echo: %v", err)
 				return
 			}
+			// A guest killed before it opened its end never owned it: the
+			// parent's handle b keeps it open, so wait on the process too.
+			procCtx, procGone := context.WithCancel(context.Background())
+			go func() {
+				select {
+				case <-pr.Done():
+					procGone()
+				case <-procCtx.Done():
+				}
+			}()
 			for i := 0; ctx.Err() == nil; i++ {
 				msg := []byte("m" + strconv.Itoa(i))
-				opCtx, cancel := context.WithTimeout(context.Background(), chaosBound)
+				opCtx, cancel := context.WithTimeout(procCtx, chaosBound)
 				err := a.Send(opCtx, msg)
 				var got []byte
 				if err == nil {
 					got, err = a.Recv(opCtx)
 				}
 				cancel()
-				if errors.Is(err, io.EOF) || errors.Is(err, ErrPipeClosed) {
+				if errors.Is(err, io.EOF) || errors.Is(err, ErrPipeClosed) || procCtx.Err() != nil {
 					st.pipeEOFs.Add(1)
 					break
 				}
@@ -230,12 +240,15 @@ func runChaos(t *testing.T, retries int) {
 				}
 				st.pipeRounds.Add(1)
 			}
-			opCtx, cancel := context.WithTimeout(context.Background(), chaosBound)
+			opCtx, cancel := context.WithTimeout(procCtx, chaosBound)
 			a.Send(opCtx, []byte("stop"))
-			if err := pr.Join(opCtx); err != nil {
+			cancel()
+			jctx, cancel := context.WithTimeout(context.Background(), chaosBound)
+			if err := pr.Join(jctx); err != nil {
 				fail("echo join: %v", err)
 			}
 			cancel()
+			procGone()
 			a.Close()
 			b.Close()
 		}

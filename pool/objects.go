@@ -366,7 +366,9 @@ type Conn struct {
 // duplex false, the first end only receives and the second only sends,
 // as Python's Pipe(duplex=False). Pass an end to a guest with Ref;
 // closing an end — or the end of the guest that opened it — gives the
-// other end io.EOF after what was sent.
+// other end io.EOF after what was sent. A guest that dies before it opens
+// its end never owned it: the end stays open, so a parent waiting on the
+// other end should also watch the Process (Done).
 func (p *Pool) NewPipe(duplex bool, maxBytes int) (*Conn, *Conn, error) {
 	if maxBytes == 0 {
 		maxBytes = 1 << 20
