@@ -41,3 +41,10 @@ var IPC []byte
 //
 //go:embed shmem.wasm
 var Shmem []byte
+
+// CGuest is modules/cguest, a guest written in C against guest/c/wasmpool.h:
+// the upper task, a queue producer, and an atomic counter on a segment that
+// uses wasm atomics.
+//
+//go:embed cguest.wasm
+var CGuest []byte

@@ -36,6 +36,15 @@ var goGuests = map[string]string{
 	"testdata/guests/testguest": "testdata/testguest.wasm",
 }
 
+// cGuests maps each C guest's source file to its output file; both
+// relative to the repository root. They include guest/c/wasmpool.h.
+var cGuests = map[string]string{
+	"modules/cguest/main.c": "modules/cguest.wasm",
+}
+
+// cFlags build a C guest as a WASI reactor with wasm atomics.
+var cFlags = []string{"--target=wasm32-wasi", "-O2", "-matomics", "-mbulk-memory", "-mexec-model=reactor", "-I", "guest/c"}
+
 // watDirs are directories whose every .wat file becomes a .wasm beside it.
 var watDirs = []string{"testdata/bad"}
 
@@ -99,6 +108,24 @@ func build(root, outRoot string) ([]string, error) {
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("building %s: %v\n%s", dir, err, out)
+		}
+		built = append(built, rel)
+	}
+	srcs := make([]string, 0, len(cGuests))
+	for src := range cGuests {
+		srcs = append(srcs, src)
+	}
+	sort.Strings(srcs)
+	for _, src := range srcs {
+		rel := cGuests[src]
+		dst, err := filepath.Abs(filepath.Join(outRoot, rel))
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command("clang", append(append([]string{}, cFlags...), "-o", dst, src)...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("clang %s: %v\n%s (install Debian's clang, lld, wasi-libc and libclang-rt-14-dev-wasm32)", src, err, out)
 		}
 		built = append(built, rel)
 	}
