@@ -46,7 +46,7 @@ var cGuests = map[string]string{
 var cFlags = []string{"--target=wasm32-wasi", "-O2", "-matomics", "-mbulk-memory", "-mexec-model=reactor", "-I", "guest/c"}
 
 // watDirs are directories whose every .wat file becomes a .wasm beside it.
-var watDirs = []string{"testdata/bad"}
+var watDirs = []string{"testdata/bad", "testdata/wat"}
 
 func main() {
 	root := flag.String("root", ".", "repository root")
