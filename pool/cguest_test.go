@@ -66,3 +66,73 @@ func TestCGuest_wasmAtomicsAcrossProcesses(t *testing.T) {
 	require.Len(t, pids, 2, "in both worker processes")
 	require.Equal(t, uint64(procs*adds), binary.LittleEndian.Uint64(s.Bytes()))
 }
+
+// newMixedPool runs the Go ipc module with the C guest beside it as "c"
+// and the Go shmem module as "shm", in the same workers.
+func newMixedPool(t *testing.T) *Pool {
+	return newTestPool(t, Config{Module: modules.IPC, Workers: 2,
+		Modules: map[string][]byte{"c": modules.CGuest, "shm": modules.Shmem}})
+}
+
+// A C producer feeds a Go consumer over a queue.
+func TestMixed_cProducerGoConsumer(t *testing.T) {
+	p := newMixedPool(t)
+	q, err := p.NewQueue("", QueueConfig{})
+	require.NoError(t, err)
+	cons, out := run(t, p, "print-raw", q.Ref(), []byte("4"))
+	prod, _ := run(t, p, "c/produce", q.Ref(), []byte("from-c"), []byte("4"))
+	join(t, prod)
+	join(t, cons)
+	require.Equal(t, "from-c:0\nfrom-c:1\nfrom-c:2\nfrom-c:3\n", out.String())
+}
+
+// A C guest and a Go guest ping-pong over a pipe and over a pair of
+// semaphores, in different worker processes.
+func TestMixed_pingPong(t *testing.T) {
+	p := newMixedPool(t)
+	const n = "200"
+	a, b, err := p.NewPipe(true, 0)
+	require.NoError(t, err)
+	require.NoError(t, a.Send(context.Background(), []byte("ball")))
+	goSide, _ := run(t, p, "pipe-pong", a.Ref(), []byte(n))
+	cSide, _ := run(t, p, "c/pipe-pong", b.Ref(), []byte(n))
+	join(t, goSide)
+	join(t, cSide)
+	require.NotEqual(t, goSide.PID(), cSide.PID(), "in different worker processes")
+
+	ping, err := p.NewSemaphore("", 1)
+	require.NoError(t, err)
+	pong, err := p.NewSemaphore("", 0)
+	require.NoError(t, err)
+	goSide, _ = run(t, p, "sem-pong", ping.Ref(), pong.Ref(), []byte(n))
+	cSide, _ = run(t, p, "c/sem-pong", pong.Ref(), ping.Ref(), []byte(n))
+	join(t, goSide)
+	join(t, cSide)
+}
+
+// A C guest (wasm atomics) and a Go guest (atomic_add host calls) add to
+// the same word of one segment: the count is exact.
+func TestMixed_sharedSegment(t *testing.T) {
+	p := newMixedPool(t)
+	s, err := p.CreateSharedMemory("", 8)
+	require.NoError(t, err)
+	defer s.Close()
+	defer s.Unlink()
+	var prs []*Process
+	for _, fn := range []string{"c/count", "shm/count", "c/count", "shm/count"} {
+		pr, _ := run(t, p, fn, []byte(s.Name()), []byte("50000"))
+		prs = append(prs, pr)
+	}
+	for _, pr := range prs {
+		join(t, pr)
+	}
+	require.Equal(t, uint64(200000), binary.LittleEndian.Uint64(s.Bytes()))
+
+	_, err = New(context.Background(), Config{Module: modules.IPC, Modules: map[string][]byte{"bad name": modules.CGuest}})
+	require.ErrorContains(t, err, "Config.Modules")
+	fns := map[string]bool{}
+	for _, f := range p.Functions() {
+		fns[f.Name] = true
+	}
+	require.True(t, fns["c/count"] && fns["shm/count"] && fns["pipe-pong"], "functions of every module, qualified")
+}

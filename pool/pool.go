@@ -22,9 +22,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,6 +73,13 @@ type Config struct {
 	// RATIONALE.md). Without it, stopping a running call ends its worker
 	// process; the pool starts another.
 	Interruptible bool
+	// Modules are further guest modules by name, run in the same workers
+	// and sharing the pool's queues, pipes, locks and segments with
+	// Module's guests (a C producer feeding a Go consumer, say). Call
+	// their functions as "name/function" with Submit, Map and Process.
+	// Names are letters, digits, '-' and '_'. Every worker compiles every
+	// module.
+	Modules map[string][]byte
 	// Capabilities are what guests may reach besides their memory and
 	// the pool's objects: preopened directories, environment, arguments,
 	// stdin, the wall clock, real randomness. The zero value grants none;
@@ -156,7 +165,6 @@ type Pool struct {
 	queue     taskQueue
 	spawn     *spawner
 	nextID    atomic.Uint64
-	hash      string
 
 	// arena holds the shared objects; objects creates them. parts tracks
 	// the participant numbers of live worker processes.
@@ -190,11 +198,18 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, done: make(chan struct{})}
 	p.queue.init()
-	sum := sha256.Sum256(cfg.Module)
-	p.hash = hex.EncodeToString(sum[:])
-	fns, err := p.validate(ctx)
+	fns, err := p.validate(ctx, cfg.Module)
 	if err != nil {
 		return nil, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Modules)) {
+		more, err := p.validate(ctx, cfg.Modules[name])
+		if err != nil {
+			return nil, fmt.Errorf("pool: module %q: %w", name, err)
+		}
+		for _, f := range more {
+			fns = append(fns, abi.Function{Name: name + "/" + f.Name, Kind: f.Kind})
+		}
 	}
 	p.fnList = fns
 	p.functions = make(map[string]abi.FuncKind, len(fns))
@@ -255,6 +270,11 @@ func (cfg *Config) normalize() error {
 	if err := cfg.Capabilities.Check(); err != nil {
 		return err
 	}
+	for name, wasm := range cfg.Modules {
+		if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" || len(wasm) == 0 {
+			return fmt.Errorf("pool: Config.Modules: module %q: want a name of letters, digits, '-' and '_', and its bytes", name)
+		}
+	}
 	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 || cfg.MaxTasksPerWorker < 0 || cfg.WorkerMemoryLimit < 0 {
 		return errors.New("pool: negative Workers, Concurrency, Prefetch, Retries, MaxMessageSize, MaxTasksPerWorker or WorkerMemoryLimit")
 	}
@@ -312,10 +332,11 @@ func (cfg *Config) normalize() error {
 // native code instead of each compiling it. A module validated before
 // (same bytes, same cache) skips the compile: its function table is kept
 // beside the cache.
-func (p *Pool) validate(ctx context.Context) ([]abi.Function, error) {
+func (p *Pool) validate(ctx context.Context, wasm []byte) ([]abi.Function, error) {
 	marker := ""
 	if p.cfg.CacheDir != "" {
-		marker = filepath.Join(p.cfg.CacheDir, "validated", p.hash+"-abi"+fmt.Sprint(abi.Version))
+		sum := sha256.Sum256(wasm)
+		marker = filepath.Join(p.cfg.CacheDir, "validated", hex.EncodeToString(sum[:])+"-abi"+fmt.Sprint(abi.Version))
 		if b, err := os.ReadFile(marker); err == nil {
 			if fns, err := abi.ParseFunctions(b); err == nil {
 				return fns, nil
@@ -329,7 +350,7 @@ func (p *Pool) validate(ctx context.Context) ([]abi.Function, error) {
 	// that, so the cache for the workers is filled by a second compile
 	// alongside (compiling runs no guest code).
 	fill := make(chan error, 1)
-	go func() { fill <- p.precompile(ctx) }()
+	go func() { fill <- p.precompile(ctx, wasm) }()
 	rt, err := host.NewRuntime(ctx, host.Config{MemoryLimitPages: p.cfg.MemoryLimitPages, MaxMessageSize: p.cfg.MaxMessageSize, Interruptible: true})
 	if err != nil {
 		<-fill
@@ -338,7 +359,7 @@ func (p *Pool) validate(ctx context.Context) ([]abi.Function, error) {
 	defer rt.Close(ctx)
 	vctx, cancel := context.WithTimeout(ctx, p.cfg.StartTimeout)
 	defer cancel()
-	m, err := rt.Compile(vctx, p.cfg.Module)
+	m, err := rt.Compile(vctx, wasm)
 	if ferr := <-fill; err == nil && ferr != nil {
 		err = ferr
 	}
@@ -356,7 +377,7 @@ func (p *Pool) validate(ctx context.Context) ([]abi.Function, error) {
 }
 
 // precompile fills the compilation cache for the workers' runtime.
-func (p *Pool) precompile(ctx context.Context) error {
+func (p *Pool) precompile(ctx context.Context, wasm []byte) error {
 	if p.cfg.CacheDir == "" {
 		return nil
 	}
@@ -366,7 +387,7 @@ func (p *Pool) precompile(ctx context.Context) error {
 		return err
 	}
 	defer rt.Close(ctx)
-	return rt.Precompile(ctx, p.cfg.Module)
+	return rt.Precompile(ctx, wasm)
 }
 
 // writeFileAtomic writes b to name through a temporary file and a rename,

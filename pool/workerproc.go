@@ -184,6 +184,7 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 		Interruptible:    cfg.Interruptible,
 		Unhardened:       cfg.Unhardened,
 		Capabilities:     cfg.Capabilities,
+		Modules:          cfg.Modules,
 		Concurrency:      cfg.Concurrency,
 		Participant:      w.part,
 	})

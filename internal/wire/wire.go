@@ -59,6 +59,9 @@ type Init struct {
 	Unhardened bool `cbor:"10,keyasint"`
 	// Capabilities are granted to every guest instance.
 	Capabilities host.Capabilities `cbor:"11,keyasint"`
+	// Modules are further modules by name; a call names their functions
+	// "name/function".
+	Modules map[string][]byte `cbor:"12,keyasint,omitempty"`
 }
 
 // Hello answers Init: the worker's pid, or why it cannot serve.

@@ -87,7 +87,7 @@ func Main() int {
 // server is one worker's state.
 type server struct {
 	w      *wire.Writer
-	mod    *host.Module
+	mods   map[string]*host.Module // "" is the main module
 	intr   bool
 	queue  chan *wire.Call
 	mu     sync.Mutex
@@ -143,6 +143,15 @@ func serve(conn net.Conn, cookie string) int {
 	if err == nil {
 		mod, err = rt.Compile(ctx, init.Wasm)
 	}
+	mods := map[string]*host.Module{"": mod}
+	for name, wasm := range init.Modules {
+		if err != nil {
+			break
+		}
+		if mods[name], err = rt.Compile(ctx, wasm); err != nil {
+			err = fmt.Errorf("module %q: %w", name, err)
+		}
+	}
 	if err != nil {
 		frame, _ := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid(), Err: &wire.Error{Kind: wire.KindCompile, Message: err.Error()}})
 		w.Send(frame)
@@ -174,7 +183,7 @@ func serve(conn net.Conn, cookie string) int {
 
 	s := &server{
 		w:      w,
-		mod:    mod,
+		mods:   mods,
 		intr:   init.Interruptible,
 		queue:  make(chan *wire.Call, 1<<16),
 		cancel: map[uint64]context.CancelFunc{},
@@ -256,16 +265,18 @@ func (s *server) cancelCall(id uint64) int {
 
 // executor runs task calls one at a time on one reusable instance.
 func (s *server) executor() {
-	var inst *host.Instance
+	insts := map[*host.Module]*host.Instance{} // one reusable instance per module
 	out := &output{s: s}
 	for c := range s.queue {
 		ctx, stop, ok := s.start(c)
 		if !ok {
 			continue
 		}
+		mod, _ := s.module(c.Name)
+		inst := insts[mod]
 		if inst == nil {
 			var err error
-			inst, err = s.mod.NewInstance(context.Background(), host.InstanceConfig{
+			inst, err = mod.NewInstance(context.Background(), host.InstanceConfig{
 				Stdout: out.stream(wire.StreamStdout), Stderr: out.stream(wire.StreamStderr), Log: out.log,
 			})
 			if err != nil {
@@ -273,15 +284,27 @@ func (s *server) executor() {
 				s.finish(c, nil, err)
 				continue
 			}
+			insts[mod] = inst
 		}
 		out.id = c.ID
 		res, err := s.call(ctx, stop, inst, c)
 		s.finish(c, res, err)
 		if inst.Broken() != nil {
 			inst.Close(context.Background())
-			inst = nil
+			delete(insts, mod)
 		}
 	}
+}
+
+// module returns the module a call names and the function's name in it:
+// "name/fn" for a module of Init.Modules, a plain name for the main one.
+func (s *server) module(qualified string) (*host.Module, string) {
+	if name, fn, ok := strings.Cut(qualified, "/"); ok {
+		if m := s.mods[name]; m != nil && name != "" {
+			return m, fn
+		}
+	}
+	return s.mods[""], qualified
 }
 
 // run runs a process call on a fresh instance of its own.
@@ -291,7 +314,8 @@ func (s *server) run(c *wire.Call) {
 		return
 	}
 	out := &output{s: s, id: c.ID}
-	inst, err := s.mod.NewInstance(context.Background(), host.InstanceConfig{
+	mod, _ := s.module(c.Name)
+	inst, err := mod.NewInstance(context.Background(), host.InstanceConfig{
 		Stdout: out.stream(wire.StreamStdout), Stderr: out.stream(wire.StreamStderr), Log: out.log,
 	})
 	if err != nil {
@@ -339,7 +363,8 @@ func (s *server) start(c *wire.Call) (context.Context, context.CancelFunc, bool)
 // call runs c, which start admitted, and retires it from the running map.
 func (s *server) call(ctx context.Context, stop context.CancelFunc, inst *host.Instance, c *wire.Call) ([]byte, error) {
 	defer stop()
-	out, err := inst.Call(ctx, abi.CallKind(c.Kind), c.Name, c.Input)
+	_, fn := s.module(c.Name)
+	out, err := inst.Call(ctx, abi.CallKind(c.Kind), fn, c.Input)
 	s.mu.Lock()
 	delete(s.cancel, c.ID)
 	s.mu.Unlock()

@@ -7,6 +7,9 @@
  *
  *   upper                      task: its input in upper case
  *   produce(queue, id, n)      process: puts "id:0" .. "id:n-1" into the queue
+ *   pipe-pong(conn, n)         process: n times, receives a message and sends
+ *                              it back (the Go pipe-pong of modules/ipc)
+ *   sem-pong(ping, pong, n)    process: n times, acquires ping, releases pong
  *   count(segment, n)          process: maps the segment into its memory,
  *                              adds 1 to its first int64 n times with a wasm
  *                              atomic instruction (no host call), prints the
@@ -80,10 +83,41 @@ static int count(uint32_t argc, const wp_bytes *argv) {
 	return wp_segment_close(seg) == WP_OK ? 0 : 5;
 }
 
+static int pipe_pong(uint32_t argc, const wp_bytes *argv) {
+	uint32_t end;
+	long n = argc == 2 ? number(argv[1]) : -1;
+	if (n < 0 || wp_object_ref(WP_PIPE, argv[0].ptr, argv[0].len, &end) != WP_OK)
+		return 2;
+	static uint8_t buf[1 << 16];
+	for (long i = 0; i < n; i++) {
+		uint32_t len;
+		if (wp_pipe_recv(end, buf, sizeof buf, WP_FOREVER, &len) != WP_OK)
+			return 3;
+		int32_t e = wp_pipe_send(end, buf, len, WP_FOREVER);
+		if (e != WP_OK && !(e == WP_EPIPE && i == n - 1)) /* the peer may be done */
+			return 4;
+	}
+	return 0;
+}
+
+static int sem_pong(uint32_t argc, const wp_bytes *argv) {
+	uint32_t ping, pong;
+	long n = argc == 3 ? number(argv[2]) : -1;
+	if (n < 0 || wp_object_ref(WP_SEMAPHORE, argv[0].ptr, argv[0].len, &ping) != WP_OK ||
+	    wp_object_ref(WP_SEMAPHORE, argv[1].ptr, argv[1].len, &pong) != WP_OK)
+		return 2;
+	for (long i = 0; i < n; i++)
+		if (wp_sem_acquire(ping, WP_FOREVER) != WP_OK || wp_sem_release(pong, 1) != WP_OK)
+			return 3;
+	return 0;
+}
+
 static const wp_function functions[] = {
 	{"upper", WP_TASK, .task = upper},
 	{"produce", WP_PROCESS, .process = produce},
 	{"count", WP_PROCESS, .process = count},
+	{"pipe-pong", WP_PROCESS, .process = pipe_pong},
+	{"sem-pong", WP_PROCESS, .process = sem_pong},
 };
 
 WASMPOOL_MAIN(functions)

@@ -4,6 +4,7 @@
 //
 //	producer(queue, n)        puts 0..n-1 (CBOR ints), then a nil sentinel
 //	consumer(queue)           prints each item until the sentinel
+//	print-raw(queue, n)       gets n messages and prints each on a line
 //	make-queue(name, n)       creates the queue named name itself, then
 //	                          puts 0..n-1 and the sentinel, as producer does
 //	doubler(conn)             receives numbers, sends each doubled, until "stop"
@@ -39,6 +40,7 @@ func init() {
 	guest.Process("producer", producer)
 	guest.Process("consumer", consumer)
 	guest.Process("make-queue", makeQueue)
+	guest.Process("print-raw", printRaw)
 	guest.Process("doubler", doubler)
 	guest.Process("counter", counter)
 	guest.Process("sync", syncExample)
@@ -86,6 +88,28 @@ func putNumbers(q *guest.Queue, count []byte) error {
 		}
 	}
 	return guest.PutValue[*int](q, nil, forever)
+}
+
+func printRaw(args [][]byte) error {
+	if err := need(args, 2); err != nil {
+		return err
+	}
+	q, err := guest.QueueArg(args[0])
+	if err != nil {
+		return err
+	}
+	n, err := number(args[1])
+	if err != nil {
+		return err
+	}
+	for range n {
+		msg, err := q.Get(forever)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%s\n", msg)
+	}
+	return nil
 }
 
 func makeQueue(args [][]byte) error {
