@@ -74,6 +74,13 @@ func TestNew_badModules(t *testing.T) {
 	_, err := New(ctx, Config{})
 	require.ErrorContains(t, err, "Module is empty")
 
+	// A module cut short, and 64 MiB of bytes that are not one.
+	whole := testModule(t, "testguest.wasm")
+	_, err = New(ctx, Config{Module: whole[:len(whole)/2], Workers: 1, CacheDir: testCache})
+	require.ErrorAs(t, err, new(*CompileError))
+	_, err = New(ctx, Config{Module: make([]byte, 64<<20), Workers: 1, CacheDir: testCache})
+	require.ErrorAs(t, err, new(*CompileError))
+
 	// A start function that never returns: New gives up after
 	// StartTimeout instead of hanging the parent.
 	start := time.Now()
