@@ -60,10 +60,10 @@
   (func (export "wasmpool_call") (param $kind i32) (param $nl i32) (param $il i32) (result i32)
     (if (i32.eqz (local.get $kind)) (then (return (call $call_output (i32.const 256) (i32.const 14)))))
     (drop (call $call_input (i32.const 2048) (i32.const 4096)))
-    ;; Results header at 3000: count 1, status 0, length 56; the errnos follow at 3009
+    ;; Results header at 3000: count 1, status 0, length 61; the errnos follow at 3009
     (i32.store (i32.const 3000) (i32.const 1))
     (i32.store8 (i32.const 3004) (i32.const 0))
-    (i32.store (i32.const 3005) (i32.const 56))
+    (i32.store (i32.const 3005) (i32.const 61))
     (i32.store8 (i32.const 3009) (call $call_output (i32.const 4294967280) (i32.const 10))) ;; EFAULT
     (i32.store8 (i32.const 3010) (call $log (i32.const 99) (i32.const 0) (i32.const 0))) ;; EINVAL
     (i32.store8 (i32.const 3011) (call $log (i32.const 1) (i32.const 4294967280) (i32.const 100))) ;; EFAULT
@@ -120,5 +120,11 @@
     (i32.store8 (i32.const 3062) (call $atomic_wait (i32.const 1024) (i64.const 0) (i64.const 0))) ;; ETIMEDOUT
     (i32.store8 (i32.const 3063) (call $atomic_notify (i32.const 1024) (i32.const 1) (i32.const 4294967280))) ;; EFAULT
     (i32.store8 (i32.const 3064) (call $atomic_notify (i32.const 1024) (i32.const -1) (i32.const 16))) ;; OK
-    (call $call_output (i32.const 3000) (i32.const 65)))
+    ;; Maximum lengths, and a handle used after it was closed.
+    (i32.store8 (i32.const 3065) (call $log (i32.const 1) (i32.const 0) (i32.const -1))) ;; EMSGSIZE
+    (i32.store8 (i32.const 3066) (call $call_output (i32.const 0) (i32.const -1))) ;; EMSGSIZE
+    (i32.store8 (i32.const 3067) (call $object_create (i32.const 3) (i32.const 512) (i32.const 28) (i32.const 0) (i32.const 0) (i32.const 20))) ;; OK: an anonymous lock
+    (i32.store8 (i32.const 3068) (call $object_close (i32.load (i32.const 20)))) ;; OK
+    (i32.store8 (i32.const 3069) (call $lock_acquire (i32.load (i32.const 20)) (i64.const 0))) ;; EBADF: closed
+    (call $call_output (i32.const 3000) (i32.const 70)))
 )
