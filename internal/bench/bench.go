@@ -46,7 +46,7 @@ type Config struct {
 // Names returns the benchmarks Run knows, in the order it runs them.
 func Names() []string {
 	return []string{"roundtrip", "map", "map-chunk1", "ready", "primes",
-		"queue-pingpong", "pipe-pingpong", "sem-pingpong", "queue-oneway", "lock-uncontended",
+		"queue-pingpong", "queue-parent", "pipe-pingpong", "sem-pingpong", "queue-oneway", "lock-uncontended",
 		"segment-rw", "segment-create", "atomic-add"}
 }
 
@@ -119,6 +119,7 @@ func Run(ctx context.Context, out io.Writer, cfg Config) error {
 		"primes":     r.primes,
 
 		"queue-pingpong":   r.queuePingpong,
+		"queue-parent":     r.queueParent,
 		"pipe-pingpong":    r.pipePingpong,
 		"sem-pingpong":     r.semPingpong,
 		"queue-oneway":     r.queueOneway,

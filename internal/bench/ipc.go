@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wasmpool/wasmpool/modules"
 	"github.com/wasmpool/wasmpool/pool"
@@ -328,5 +330,61 @@ func (r *runner) lockUncontended(ctx context.Context) error {
 	}
 	py := r.baseline(ctx, "lock-uncontended", "-n", fmt.Sprint(n))
 	r.table.add(row{name: "lock acquire+release, guest, uncontended", unit: micros, ours: median(samples), python: py.median("lock-uncontended") / 1e3, target: &target{0.15}})
+	return nil
+}
+
+// queueParent: the parent (Go) and one queue-pong guest bounce 8 bytes
+// through two queues; the parent times the round trips.
+func (r *runner) queueParent(ctx context.Context) error {
+	n := r.sizes.calls
+	p, err := r.ipcPool(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	samples, err := repeat(ctx, r.sizes.runs, func() (float64, error) {
+		q1, err := p.NewQueue("", pool.QueueConfig{})
+		if err != nil {
+			return 0, err
+		}
+		q2, err := p.NewQueue("", pool.QueueConfig{})
+		if err != nil {
+			return 0, err
+		}
+		pr := p.Process("queue-pong", q1.Ref(), q2.Ref(), []byte(strconv.Itoa(n+1)))
+		pr.Stdout = io.Discard
+		if err := pr.Start(ctx); err != nil {
+			return 0, err
+		}
+		msg := make([]byte, 8)
+		exchange := func() error {
+			if err := q1.Put(ctx, msg); err != nil {
+				return err
+			}
+			_, err := q2.Get(ctx)
+			return err
+		}
+		if err := exchange(); err != nil { // the guest is running from here on
+			return 0, err
+		}
+		start := time.Now()
+		for range n {
+			if err := exchange(); err != nil {
+				return 0, err
+			}
+		}
+		d := time.Since(start)
+		if err := pr.Join(ctx); err != nil {
+			return 0, err
+		}
+		return float64(d.Nanoseconds()) / float64(n) / 1e3, pr.Err()
+	})
+	if err != nil {
+		return err
+	}
+	py := r.baseline(ctx, "queue-pingpong", "-n", fmt.Sprint(n), "--variants", "unpinned")
+	r.table.add(row{name: "queue round trip, parent Go ↔ guest", unit: micros, ours: median(samples), python: py.median("queue-pingpong/unpinned")})
+	r.table.note("queue-parent: the parent puts 8 bytes into one queue and gets them back from another, which a queue-pong guest of "+
+		"modules/ipc bounces; %d round trips timed in the parent after the first; unpinned. Python: its queue ping-pong between two processes.", n)
 	return nil
 }
