@@ -128,6 +128,11 @@ type Config struct {
 	// MaxSegments bounds how many named segments exist at once. 0 means
 	// 1024.
 	MaxSegments int
+	// MaxSegmentBytes bounds the bytes of all named segments together,
+	// whoever made them (a guest cannot take more than this); creating
+	// one more fails with ErrNoSpace. 0 means no bound beyond
+	// MaxSegments × MaxSegmentSize.
+	MaxSegmentBytes int64
 }
 
 // Capabilities are the grants of Config.Capabilities (host.Capabilities).
@@ -221,6 +226,7 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p.objects = shm.NewDirectory(p.arena)
 	p.segs = shm.NewSegments(cfg.MaxSegmentSize, cfg.MaxSegments)
+	p.segs.LimitTotal(cfg.MaxSegmentBytes)
 	if p.spawn, err = newSpawner(); err != nil {
 		p.arena.Close()
 		return nil, err
@@ -308,8 +314,8 @@ func (cfg *Config) normalize() error {
 	if cfg.MaxSegments == 0 {
 		cfg.MaxSegments = 1024
 	}
-	if cfg.MaxSegmentSize < 0 || cfg.MaxSegments < 0 {
-		return errors.New("pool: negative MaxSegmentSize or MaxSegments")
+	if cfg.MaxSegmentSize < 0 || cfg.MaxSegments < 0 || cfg.MaxSegmentBytes < 0 {
+		return errors.New("pool: negative MaxSegmentSize, MaxSegments or MaxSegmentBytes")
 	}
 	if cfg.StartTimeout == 0 {
 		cfg.StartTimeout = 30 * time.Second

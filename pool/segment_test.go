@@ -83,13 +83,15 @@ func TestSharedMemory_atomicCounter(t *testing.T) {
 
 // Bad input from the parent: each a typed error.
 func TestSharedMemory_badInput(t *testing.T) {
-	p := newTestPool(t, Config{Workers: 1, MaxSegmentSize: 1 << 20, MaxSegments: 2})
+	p := newTestPool(t, Config{Workers: 1, MaxSegmentSize: 1 << 20, MaxSegments: 2, MaxSegmentBytes: 1<<20 + 1<<16})
 	_, err := p.CreateSharedMemory("zero", 0)
 	require.ErrorIs(t, err, ErrBadSize)
 	_, err = p.CreateSharedMemory("huge", 2<<20)
 	require.ErrorIs(t, err, ErrNoSpace)
 	_, err = p.CreateSharedMemory("the maximum after rounding", 1<<20-(1<<16)+1)
 	require.NoError(t, err, "1 MiB exactly after rounding")
+	_, err = p.CreateSharedMemory("past the total", 1<<17)
+	require.ErrorIs(t, err, ErrNoSpace, "MaxSegmentBytes: 1 MiB is taken, 64 KiB left")
 	require.NoError(t, p.segs.Unlink("the maximum after rounding"))
 	_, err = p.CreateSharedMemory(strings.Repeat("n", 256), 1)
 	require.ErrorIs(t, err, ErrBadName)

@@ -88,8 +88,10 @@ type SegmentInfo struct {
 type Segments struct {
 	maxSize  int64
 	maxCount int
+	maxTotal int64 // bytes of all named segments; 0: no bound
 
 	mu     sync.Mutex
+	total  int64
 	byName map[string]*os.File
 	next   uint64
 	closed bool
@@ -99,6 +101,15 @@ type Segments struct {
 // than maxSize bytes and more than maxCount live names (ErrNoSpace).
 func NewSegments(maxSize int64, maxCount int) *Segments {
 	return &Segments{maxSize: maxSize, maxCount: maxCount, byName: map[string]*os.File{}}
+}
+
+// LimitTotal makes the directory refuse (ErrNoSpace) a segment that would
+// take the named segments past total bytes; 0 means no bound. An unlinked
+// segment stops counting, even while mappings keep its memory.
+func (s *Segments) LimitTotal(total int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.maxTotal = total
 }
 
 // Create makes a segment of at least size bytes under name, or under a
@@ -122,6 +133,8 @@ func (s *Segments) Create(name string, size int64) (SegmentInfo, *os.File, error
 		return SegmentInfo{}, nil, fmt.Errorf("shm: segment %q: %w", name, ErrExists)
 	case len(s.byName) >= s.maxCount:
 		return SegmentInfo{}, nil, fmt.Errorf("shm: %d segments: %w", len(s.byName), ErrNoSpace)
+	case s.maxTotal > 0 && s.total+(size+SegmentPage-1)&^(SegmentPage-1) > s.maxTotal:
+		return SegmentInfo{}, nil, fmt.Errorf("shm: segments would take %d bytes, more than %d: %w", s.total+size, s.maxTotal, ErrNoSpace)
 	}
 	for name == "" || s.byName[name] != nil {
 		s.next++
@@ -137,6 +150,7 @@ func (s *Segments) Create(name string, size int64) (SegmentInfo, *os.File, error
 		return SegmentInfo{}, nil, err
 	}
 	s.byName[name] = f
+	s.total += rounded
 	return SegmentInfo{Name: name, Size: rounded}, dup, nil
 }
 
@@ -174,6 +188,10 @@ func (s *Segments) Unlink(name string) error {
 		return fmt.Errorf("shm: segment %q: %w", name, ErrNotFound)
 	}
 	delete(s.byName, name)
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) == nil {
+		s.total -= st.Size
+	}
 	return f.Close()
 }
 

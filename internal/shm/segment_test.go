@@ -83,6 +83,26 @@ func TestSegments_limits(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 }
 
+func TestSegments_limitTotal(t *testing.T) {
+	s := NewSegments(1<<20, 16)
+	defer s.Close()
+	s.LimitTotal(3 * SegmentPage)
+	for _, n := range []string{"a", "b"} {
+		_, f, err := s.Create(n, SegmentPage)
+		require.NoError(t, err)
+		f.Close()
+	}
+	_, _, err := s.Create("c", SegmentPage+1)
+	require.ErrorIs(t, err, ErrNoSpace, "two pages more would pass three")
+	_, f, err := s.Create("c", 1)
+	require.NoError(t, err, "one page more is exactly three")
+	f.Close()
+	require.NoError(t, s.Unlink("a"))
+	_, f, err = s.Create("d", SegmentPage)
+	require.NoError(t, err, "an unlinked segment stops counting")
+	f.Close()
+}
+
 func TestCheckSegmentFile_refusesUnsealed(t *testing.T) {
 	fd, err := unix.MemfdCreate("unsealed", unix.MFD_CLOEXEC)
 	require.NoError(t, err)
