@@ -145,66 +145,46 @@ func (r *runner) atomicAdd(ctx context.Context) error {
 	if r.cfg.Quick {
 		n = 100_000
 	}
-	p, err := r.shmemPool(ctx)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	samples, err := repeat(ctx, r.sizes.runs, func() (float64, error) {
-		s, err := p.CreateSharedMemory("", 8)
+	var samples [2][]float64
+	for i, module := range [][]byte{modules.Shmem, modules.CGuest} {
+		p, err := pool.New(ctx, pool.Config{Module: module, Workers: 2, CacheDir: r.warmDir, Output: func(pool.Output) {}})
 		if err != nil {
-			return 0, err
+			return err
 		}
-		defer s.Close()
-		defer s.Unlink()
-		count := func() *pool.Process { return p.Process("count", []byte(s.Name()), []byte(strconv.Itoa(n))) }
-		outs, err := pair(ctx, p, count, count)
+		samples[i], err = repeat(ctx, r.sizes.runs, func() (float64, error) { return countPair(ctx, p, n) })
+		p.Close()
 		if err != nil {
-			return 0, err
+			return err
 		}
-		if got := binary.LittleEndian.Uint64(s.Bytes()); got%uint64(2*n) != 0 {
-			return 0, fmt.Errorf("counter %d, want a multiple of %d", got, 2*n)
-		}
-		a, _ := nanos(outs[0])
-		b, _ := nanos(outs[1])
-		return (a + b) / 2 / 1e3, nil
-	})
-	if err != nil {
-		return err
-	}
-	cp, err := pool.New(ctx, pool.Config{Module: modules.CGuest, Workers: 2, CacheDir: r.warmDir, Output: func(pool.Output) {}})
-	if err != nil {
-		return err
-	}
-	defer cp.Close()
-	cSamples, err := repeat(ctx, r.sizes.runs, func() (float64, error) {
-		s, err := cp.CreateSharedMemory("", 8)
-		if err != nil {
-			return 0, err
-		}
-		defer s.Close()
-		defer s.Unlink()
-		count := func() *pool.Process { return cp.Process("count", []byte(s.Name()), []byte(strconv.Itoa(n))) }
-		outs, err := pair(ctx, cp, count, count)
-		if err != nil {
-			return 0, err
-		}
-		if got := binary.LittleEndian.Uint64(s.Bytes()); got%uint64(2*n) != 0 {
-			return 0, fmt.Errorf("C counter %d, want a multiple of %d", got, 2*n)
-		}
-		a, _ := nanos(outs[0])
-		b, _ := nanos(outs[1])
-		return (a + b) / 2 / 1e3, nil
-	})
-	if err != nil {
-		return err
 	}
 	py := r.baseline(ctx, "atomic-add", "-n", fmt.Sprint(n/10))
-	r.table.add(row{name: "atomic add, Go guests in 2 workers", unit: micros, ours: median(samples), python: py.median("atomic-add")})
-	r.table.add(row{name: "atomic add, C guests (wasm atomics)", unit: micros, ours: median(cSamples), python: py.median("atomic-add")})
+	r.table.add(row{name: "atomic add, Go guests in 2 workers", unit: micros, ours: median(samples[0]), python: py.median("atomic-add")})
+	r.table.add(row{name: "atomic add, C guests (wasm atomics)", unit: micros, ours: median(samples[1]), python: py.median("atomic-add")})
 	r.table.note("atomic-add: two guests on different workers each add 1 to one uint64 of a segment %d times: Go guests through the atomic_add host call, "+
 		"C guests (modules/cguest) with a wasm i64.atomic.rmw.add on their mapped window; "+
 		"µs per add seen by each, and the counter ends exact (checked). Python has no shared atomics: a multiprocessing.Value('q') "+
 		"incremented under its lock by two processes, %d times each.", n, n/10)
 	return nil
+}
+
+// countPair runs the module's count process in both workers of p, n adds
+// each on one fresh segment word, checks the count and returns µs per add.
+func countPair(ctx context.Context, p *pool.Pool, n int) (float64, error) {
+	s, err := p.CreateSharedMemory("", 8)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	defer s.Unlink()
+	count := func() *pool.Process { return p.Process("count", []byte(s.Name()), []byte(strconv.Itoa(n))) }
+	outs, err := pair(ctx, p, count, count)
+	if err != nil {
+		return 0, err
+	}
+	if got := binary.LittleEndian.Uint64(s.Bytes()); got%uint64(2*n) != 0 {
+		return 0, fmt.Errorf("counter %d, want a multiple of %d", got, 2*n)
+	}
+	a, _ := nanos(outs[0])
+	b, _ := nanos(outs[1])
+	return (a + b) / 2 / 1e3, nil
 }
