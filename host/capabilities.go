@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -52,8 +53,13 @@ func (c Capabilities) Check() error {
 		}
 	}
 	for _, e := range c.Env {
-		if k, _, ok := bytes.Cut([]byte(e), []byte("=")); !ok || len(k) == 0 {
-			return fmt.Errorf("host: environment entry %q is not KEY=value", e)
+		if k, _, ok := bytes.Cut([]byte(e), []byte("=")); !ok || len(k) == 0 || strings.ContainsRune(e, 0) {
+			return fmt.Errorf("host: environment entry %q is not KEY=value without NUL bytes", e)
+		}
+	}
+	for _, a := range c.Args {
+		if strings.ContainsRune(a, 0) {
+			return fmt.Errorf("host: argument %q holds a NUL byte", a)
 		}
 	}
 	return nil

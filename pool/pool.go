@@ -91,8 +91,9 @@ type Config struct {
 	// dumps no core and keeps no descriptor it inherited by accident (see
 	// RATIONALE.md). Set it only to debug a worker.
 	Unhardened bool
-	// WorkerMemoryLimit bounds each worker process's resident memory in
-	// bytes; 0 means no bound. The parent checks every 50 ms (a watchdog:
+	// WorkerMemoryLimit bounds each worker process's anonymous resident
+	// memory in bytes (its heap and its guests' linear memory, not the
+	// shared arena and segments); 0 means no bound. The parent checks every 50 ms (a watchdog:
 	// cgroup v2 delegation is not available everywhere, and not on the
 	// machines we test on) and kills a worker over it: its calls fail with
 	// a *WorkerExitError whose Reason says so, or are retried (Retries). An
@@ -219,6 +220,9 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	p.fnList = fns
 	p.functions = make(map[string]abi.FuncKind, len(fns))
 	for _, f := range fns {
+		if _, dup := p.functions[f.Name]; dup {
+			return nil, fmt.Errorf("pool: two functions are named %q (Config.Modules names meet a function name with a '/')", f.Name)
+		}
 		p.functions[f.Name] = f.Kind
 	}
 	if p.arena, err = shm.Create(cfg.ArenaSize, cfg.MaxObjects); err != nil {
@@ -276,6 +280,13 @@ func (cfg *Config) normalize() error {
 	if err := cfg.Capabilities.Check(); err != nil {
 		return err
 	}
+	// The pool keeps its own copies: workers restarted later must get
+	// what was checked.
+	cfg.Modules = maps.Clone(cfg.Modules)
+	cfg.Capabilities.Dirs = slices.Clone(cfg.Capabilities.Dirs)
+	cfg.Capabilities.Env = slices.Clone(cfg.Capabilities.Env)
+	cfg.Capabilities.Args = slices.Clone(cfg.Capabilities.Args)
+	cfg.Capabilities.Stdin = slices.Clone(cfg.Capabilities.Stdin)
 	for name, wasm := range cfg.Modules {
 		if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" || len(wasm) == 0 {
 			return fmt.Errorf("pool: Config.Modules: module %q: want a name of letters, digits, '-' and '_', and its bytes", name)

@@ -259,7 +259,7 @@ func (w *workerProc) accepts(t *task) bool {
 	// Refuse only in favour of a worker with room to take it now, so
 	// that a process never waits for a worker that is full.
 	for _, o := range *live {
-		if o != nil && o != w && !o.isDead() && o.procs.Load() < mine && len(o.slots) < cap(o.slots) {
+		if o != nil && o != w && !o.isDead() && !o.isRetiring() && o.procs.Load() < mine && len(o.slots) < cap(o.slots) {
 			return false
 		}
 	}
@@ -340,7 +340,10 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			if t != nil && t.kind != abi.CallProcess {
 				w.finished++
 			}
-			if max := w.p.cfg.MaxTasksPerWorker; max > 0 && w.finished >= max {
+			// A worker hosting a Process is not retired until it hosts
+			// none: stopping its tasks could starve a Process that waits
+			// for them.
+			if max := w.p.cfg.MaxTasksPerWorker; max > 0 && w.finished >= max && !w.hostsProcess() {
 				w.retiring = true // in the same step as idle: no call is sent after
 			}
 			retiring, idle := w.retiring, len(w.inflight) == 0
@@ -393,6 +396,24 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			return
 		}
 	}
+}
+
+// hostsProcess reports whether a Process call is in flight on w; the
+// caller holds w.mu.
+func (w *workerProc) hostsProcess() bool {
+	for _, t := range w.inflight {
+		if t.kind == abi.CallProcess {
+			return true
+		}
+	}
+	return false
+}
+
+// isRetiring reports whether w takes no more calls (MaxTasksPerWorker).
+func (w *workerProc) isRetiring() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.retiring
 }
 
 // retire stops feeding the worker, which has run its share of task calls,
@@ -591,24 +612,27 @@ func (p *Pool) watchMemory() {
 				continue
 			}
 			if rss, err := residentBytes(w.pid); err == nil && rss > limit {
-				w.kill(fmt.Sprintf("its resident memory, %d MiB, passed Config.WorkerMemoryLimit, %d MiB", rss>>20, limit>>20), false)
+				w.kill(fmt.Sprintf("its anonymous resident memory, %d MiB, passed Config.WorkerMemoryLimit, %d MiB", rss>>20, limit>>20), false)
 			}
 		}
 	}
 }
 
-// residentBytes reads a process's resident set size from /proc.
+// residentBytes reads a process's anonymous resident memory (RssAnon)
+// from /proc: its own heap and guests' linear memory, not the arena and
+// segments it shares with every other worker.
 func residentBytes(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, err
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("pool: /proc/%d/statm: %q", pid, b)
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10, err
+		}
 	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize()), err
+	return 0, fmt.Errorf("pool: no RssAnon in /proc/%d/status", pid)
 }
 
 // tailBuffer keeps the last max bytes written to it.

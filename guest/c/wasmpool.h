@@ -140,14 +140,17 @@ typedef struct {
 
 /* wp_out_write appends n bytes; it returns 0, or -1 out of memory. */
 static inline int wp_out_write(wp_out *o, const void *p, uint32_t n) {
-	if (o->len + n > o->cap) {
-		uint32_t cap = o->cap ? o->cap : 64;
-		while (cap < o->len + n)
+	uint64_t need = (uint64_t)o->len + n;
+	if (need > 0x7fffffff)
+		return -1;
+	if (need > o->cap) {
+		uint64_t cap = o->cap ? o->cap : 64;
+		while (cap < need)
 			cap *= 2;
-		uint8_t *q = (uint8_t *)realloc(o->ptr, cap);
+		uint8_t *q = (uint8_t *)realloc(o->ptr, (size_t)cap);
 		if (!q)
 			return -1;
-		o->ptr = q, o->cap = cap;
+		o->ptr = q, o->cap = (uint32_t)cap;
 	}
 	memcpy(o->ptr + o->len, p, n);
 	o->len += n;
@@ -194,22 +197,25 @@ typedef struct {
 } wp_function;
 
 static inline int32_t wp_dispatch(const wp_function *fns, uint32_t nfns, int32_t kind, uint32_t name_len, uint32_t input_len) {
-	uint8_t *buf = (uint8_t *)malloc(name_len + input_len + 1);
-	if (!buf)
+	if (kind != WP_CALL_DESCRIBE && kind != WP_CALL_BATCH && kind != WP_CALL_PROCESS)
 		return WP_ENOSYS;
+	if ((uint64_t)name_len + input_len > 0x7fffffff)
+		return WP_EMSGSIZE;
+	uint8_t *buf = (uint8_t *)malloc((size_t)name_len + input_len + 1);
+	if (!buf)
+		return WP_EMSGSIZE; /* no room for the input */
 	int32_t e = wp_call_input(buf, buf + name_len);
 	wp_out out = {0}, res = {0};
+	int bad = 0; /* a wp_out_write failed: out of memory */
 	if (e != WP_OK)
 		goto done;
 	if (kind == WP_CALL_DESCRIBE) {
-		wp_out_u32(&out, nfns);
+		bad |= wp_out_u32(&out, nfns);
 		for (uint32_t i = 0; i < nfns; i++) {
 			uint8_t k = (uint8_t)fns[i].kind;
-			wp_out_u32(&out, 1 + (uint32_t)strlen(fns[i].name));
-			wp_out_write(&out, &k, 1);
-			wp_out_str(&out, fns[i].name);
+			bad |= wp_out_u32(&out, 1 + (uint32_t)strlen(fns[i].name)) | wp_out_write(&out, &k, 1) | wp_out_str(&out, fns[i].name);
 		}
-		e = wp_call_output(out.ptr, out.len);
+		e = bad ? WP_EMSGSIZE : wp_call_output(out.ptr, out.len);
 		goto done;
 	}
 	const wp_function *fn = 0;
@@ -228,6 +234,10 @@ static inline int32_t wp_dispatch(const wp_function *fns, uint32_t nfns, int32_t
 	}
 	uint32_t count = wp_le32(p);
 	p += 4, left -= 4;
+	if (count > left / 4) { /* every item takes at least its length word */
+		e = WP_EINVAL;
+		goto done;
+	}
 	if (kind == WP_CALL_BATCH && fn->kind == WP_TASK) {
 		wp_out_u32(&res, count);
 		for (uint32_t i = 0; i < count; i++) {
@@ -238,9 +248,7 @@ static inline int32_t wp_dispatch(const wp_function *fns, uint32_t nfns, int32_t
 			}
 			out.len = 0;
 			uint8_t status = (uint8_t)fn->task(item.ptr, item.len, &out);
-			wp_out_write(&res, &status, 1);
-			wp_out_u32(&res, out.len);
-			wp_out_write(&res, out.ptr, out.len);
+			bad |= wp_out_write(&res, &status, 1) | wp_out_u32(&res, out.len) | wp_out_write(&res, out.ptr, out.len);
 		}
 	} else if (kind == WP_CALL_PROCESS && fn->kind == WP_PROCESS) {
 		wp_bytes *argv = (wp_bytes *)calloc(count ? count : 1, sizeof(wp_bytes));
@@ -258,15 +266,12 @@ static inline int32_t wp_dispatch(const wp_function *fns, uint32_t nfns, int32_t
 		uint32_t n = 0;
 		if (status != 0)
 			n = (uint32_t)snprintf(msg, sizeof msg, "exit status %d", status);
-		wp_out_u32(&res, 1);
-		wp_out_write(&res, &st, 1);
-		wp_out_u32(&res, n);
-		wp_out_write(&res, msg, n);
+		bad |= wp_out_u32(&res, 1) | wp_out_write(&res, &st, 1) | wp_out_u32(&res, n) | wp_out_write(&res, msg, n);
 	} else {
-		e = kind == WP_CALL_BATCH || kind == WP_CALL_PROCESS ? WP_EINVAL : WP_ENOSYS;
+		e = WP_EINVAL; /* a task called as a process, or the other way */
 		goto done;
 	}
-	e = wp_call_output(res.ptr, res.len);
+	e = bad ? WP_EMSGSIZE : wp_call_output(res.ptr, res.len);
 done:
 	free(out.ptr);
 	free(res.ptr);

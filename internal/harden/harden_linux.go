@@ -18,8 +18,8 @@ const MaxOpenFiles = 16384
 
 // Apply hardens the calling process, every thread of it, for good: after
 // it, exec, fork, vfork, clone of a new process, ptrace, socket,
-// socketpair, io_uring, bpf, userfaultfd, unshare, setns and mount fail
-// with EPERM (clone3 with ENOSYS, so callers fall back to
+// socketpair, io_uring, bpf, userfaultfd, unshare, setns, mount,
+// process_vm_readv/writev, pidfd_getfd and kcmp fail with EPERM (clone3 with ENOSYS, so callers fall back to
 // clone, which new threads still get); the process gains no privileges
 // (no_new_privs), dumps no core and opens at most MaxOpenFiles files.
 func Apply() error {
