@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/internal/worker"
+	"github.com/wasmpool/wasmpool/modules"
 	"github.com/wasmpool/wasmpool/internal/worker/probe"
 )
 
@@ -806,4 +807,30 @@ func TestWorkers_cannotEscape(t *testing.T) {
 		require.Contains(t, stderr, "probe "+what+": ", "the probe ran")
 	}
 	require.Equal(t, 4, strings.Count(stderr, "operation not permitted"), "every attempt refused with EPERM:\n%s", stderr)
+}
+
+// TestMaxTasksPerWorker_process: a worker hosting a Process is not retired
+// while it does, so tasks keep running beside a Process that may be
+// waiting for them; it retires once the Process ends.
+func TestMaxTasksPerWorker_process(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1, MaxTasksPerWorker: 2, Modules: map[string][]byte{"ipc": modules.IPC}})
+	q, err := p.NewQueue("", QueueConfig{})
+	require.NoError(t, err)
+	cons, out := run(t, p, "ipc/consumer", q.Ref())
+	pid := p.PIDs()[0]
+	for i := range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := p.Call(ctx, "upper", []byte("task "+strconv.Itoa(i)))
+		cancel()
+		require.NoError(t, err, "tasks run beside the Process past the limit")
+		require.Equal(t, "TASK "+strconv.Itoa(i), string(res))
+	}
+	require.Equal(t, pid, p.PIDs()[0], "not retired while it hosts the Process")
+	require.NoError(t, q.Put(context.Background(), []byte{0xf6})) // CBOR nil: the consumer's sentinel
+	join(t, cons)
+	require.Empty(t, out.String())
+	_, err = p.Call(context.Background(), "upper", []byte("after"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { pid2 := p.PIDs()[0]; return pid2 != 0 && pid2 != pid }, 10*time.Second, time.Millisecond,
+		"retired once the Process ended")
 }
