@@ -25,13 +25,8 @@ type Array[T Number] struct {
 // OpenArray opens and maps the array named name. Errors: ErrNotFound;
 // abi.ErrCellsCorrupt if the segment does not hold cells of type T.
 func OpenArray[T Number](name string) (*Array[T], error) {
-	s, err := OpenSharedMemory(name)
+	s, b, err := openMapped(name)
 	if err != nil {
-		return nil, err
-	}
-	b, err := s.Map()
-	if err != nil {
-		s.Close()
 		return nil, err
 	}
 	c, err := abi.OpenCells(b, abi.CellTypeOf[T]())
@@ -180,13 +175,8 @@ func CreateShareableList(name string, items []any) (*ShareableList, error) {
 
 // OpenShareableList opens and maps the list named name.
 func OpenShareableList(name string) (*ShareableList, error) {
-	s, err := OpenSharedMemory(name)
+	s, b, err := openMapped(name)
 	if err != nil {
-		return nil, err
-	}
-	b, err := s.Map()
-	if err != nil {
-		s.Close()
 		return nil, err
 	}
 	l, err := abi.OpenSharedList(b)

@@ -60,6 +60,20 @@ func OpenSharedMemory(name string) (*SharedMemory, error) {
 	return describe(h)
 }
 
+// openMapped opens the segment named name and maps it.
+func openMapped(name string) (*SharedMemory, []byte, error) {
+	s, err := OpenSharedMemory(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.Map()
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, b, nil
+}
+
 func describe(h uint32) (*SharedMemory, error) {
 	size, name, e := segmentInfo(h)
 	if e != 0 {

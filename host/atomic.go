@@ -27,6 +27,15 @@ func word(m api.Module, addr uint32, width uint32) (unsafe.Pointer, abi.Errno) {
 	return unsafe.Pointer(&b[0]), abi.OK
 }
 
+// rmwWord is word for a read-modify-write whose result goes to out: out is
+// checked first, so a call that fails changes nothing.
+func rmwWord(m api.Module, addr, width, out uint32) (unsafe.Pointer, abi.Errno) {
+	if _, ok := m.Memory().Read(out, 8); !ok {
+		return nil, abi.EFAULT
+	}
+	return word(m, addr, width)
+}
+
 func putU64(m api.Module, ptr uint32, v uint64) abi.Errno {
 	if !m.Memory().WriteUint64Le(ptr, v) {
 		return abi.EFAULT
@@ -70,12 +79,8 @@ func atomicStore(ctx context.Context, m api.Module, stack []uint64) {
 // atomicAdd implements atomic_add(addr, width, delta i64, out_ptr) ->
 // errno: the new value as a u64 at out_ptr (wrapping at the width).
 func atomicAdd(ctx context.Context, m api.Module, stack []uint64) {
-	addr, width, delta, out := uint32(stack[0]), uint32(stack[1]), stack[2], uint32(stack[3])
-	if _, ok := m.Memory().Read(out, 8); !ok {
-		stack[0] = uint64(abi.EFAULT) // before the add: a failed call changes nothing
-		return
-	}
-	p, errno := word(m, addr, width)
+	width, delta, out := uint32(stack[1]), stack[2], uint32(stack[3])
+	p, errno := rmwWord(m, uint32(stack[0]), width, out)
 	if errno != abi.OK {
 		stack[0] = uint64(errno)
 		return
@@ -93,12 +98,8 @@ func atomicAdd(ctx context.Context, m api.Module, stack []uint64) {
 // -> errno: stores new if the word equals old, and writes the value it
 // found as a u64 at out_ptr (equal to old exactly when it swapped).
 func atomicCAS(ctx context.Context, m api.Module, stack []uint64) {
-	addr, width, old, nu, out := uint32(stack[0]), uint32(stack[1]), stack[2], stack[3], uint32(stack[4])
-	if _, ok := m.Memory().Read(out, 8); !ok {
-		stack[0] = uint64(abi.EFAULT)
-		return
-	}
-	p, errno := word(m, addr, width)
+	width, old, nu, out := uint32(stack[1]), stack[2], stack[3], uint32(stack[4])
+	p, errno := rmwWord(m, uint32(stack[0]), width, out)
 	if errno != abi.OK {
 		stack[0] = uint64(errno)
 		return

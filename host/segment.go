@@ -189,106 +189,87 @@ func openSegment(ctx context.Context, m api.Module, ptr, n uint32, size int64, h
 	return putU32(m, hptr, h)
 }
 
-// segmentInfo implements segment_info(h, info_ptr, name_ptr, name_cap) ->
-// errno: a u64 size and a u32 name length at info_ptr, and as much of the
-// name as fits at name_ptr.
-func segmentInfo(ctx context.Context, m api.Module, stack []uint64) {
-	stack[0] = uint64(func() abi.Errno {
+// segmentOp adapts an operation on the open segment whose handle is in
+// stack[0]: ENOSYS without segments, EBADF for a handle not open.
+func segmentOp(op func(m api.Module, stack []uint64, t *segments, ls *localSegment) abi.Errno) api.GoModuleFunc {
+	return func(ctx context.Context, m api.Module, stack []uint64) {
 		t := segmentsOf(ctx)
 		if t == nil {
-			return abi.ENOSYS
+			stack[0] = uint64(abi.ENOSYS)
+			return
 		}
 		ls := t.get(uint32(stack[0]))
 		if ls == nil {
-			return abi.EBADF
+			stack[0] = uint64(abi.EBADF)
+			return
 		}
-		out, ok := m.Memory().Read(uint32(stack[1]), 12)
-		if !ok {
-			return abi.EFAULT
-		}
-		name := ls.info.Name[:min(len(ls.info.Name), int(uint32(stack[3])))]
-		if !m.Memory().WriteString(uint32(stack[2]), name) {
-			return abi.EFAULT
-		}
-		binary.LittleEndian.PutUint64(out, uint64(ls.info.Size))
-		binary.LittleEndian.PutUint32(out[8:], uint32(len(ls.info.Name)))
-		return abi.OK
-	}())
+		stack[0] = uint64(op(m, stack, t, ls))
+	}
+}
+
+// segmentInfo implements segment_info(h, info_ptr, name_ptr, name_cap) ->
+// errno: a u64 size and a u32 name length at info_ptr, and as much of the
+// name as fits at name_ptr.
+func segmentInfo(m api.Module, stack []uint64, _ *segments, ls *localSegment) abi.Errno {
+	out, ok := m.Memory().Read(uint32(stack[1]), 12)
+	if !ok {
+		return abi.EFAULT
+	}
+	name := ls.info.Name[:min(len(ls.info.Name), int(uint32(stack[3])))]
+	if !m.Memory().WriteString(uint32(stack[2]), name) {
+		return abi.EFAULT
+	}
+	binary.LittleEndian.PutUint64(out, uint64(ls.info.Size))
+	binary.LittleEndian.PutUint32(out[8:], uint32(len(ls.info.Name)))
+	return abi.OK
 }
 
 // segmentMap implements segment_map(h, window_ptr) -> errno.
-func segmentMap(ctx context.Context, m api.Module, stack []uint64) {
-	stack[0] = uint64(func() abi.Errno {
-		t := segmentsOf(ctx)
-		if t == nil {
-			return abi.ENOSYS
-		}
-		ls := t.get(uint32(stack[0]))
+func segmentMap(_ api.Module, stack []uint64, t *segments, ls *localSegment) abi.Errno {
+	switch {
+	case ls.mapped:
+		return abi.EBUSY
+	case t.mem == nil || t.mem.mem == nil:
+		return abi.ENOSYS // the memory is not ours to map into
+	}
+	addr := uint64(uint32(stack[1]))
+	if err := t.mem.mem.mapWindow(ls.file, addr, uint64(ls.info.Size)); err != nil {
+		var we *windowError
 		switch {
-		case ls == nil:
-			return abi.EBADF
-		case ls.mapped:
-			return abi.EBUSY
-		case t.mem == nil || t.mem.mem == nil:
-			return abi.ENOSYS // the memory is not ours to map into
+		case errors.As(err, &we) && we.outside:
+			return abi.EFAULT
+		case errors.As(err, &we):
+			return abi.EINVAL
 		}
-		addr := uint64(uint32(stack[1]))
-		if err := t.mem.mem.mapWindow(ls.file, addr, uint64(ls.info.Size)); err != nil {
-			var we *windowError
-			switch {
-			case errors.As(err, &we) && we.outside:
-				return abi.EFAULT
-			case errors.As(err, &we):
-				return abi.EINVAL
-			}
-			return abi.EIO
-		}
-		ls.mapped, ls.window = true, addr
-		return abi.OK
-	}())
+		return abi.EIO
+	}
+	ls.mapped, ls.window = true, addr
+	return abi.OK
 }
 
 // segmentUnmap implements segment_unmap(h) -> errno.
-func segmentUnmap(ctx context.Context, m api.Module, stack []uint64) {
-	stack[0] = uint64(func() abi.Errno {
-		t := segmentsOf(ctx)
-		if t == nil {
-			return abi.ENOSYS
-		}
-		ls := t.get(uint32(stack[0]))
-		switch {
-		case ls == nil:
-			return abi.EBADF
-		case !ls.mapped:
-			return abi.EINVAL
-		}
-		if err := t.mem.mem.unmapWindow(ls.window); err != nil {
-			return abi.EIO
-		}
-		ls.mapped = false
-		return abi.OK
-	}())
+func segmentUnmap(_ api.Module, _ []uint64, t *segments, ls *localSegment) abi.Errno {
+	if !ls.mapped {
+		return abi.EINVAL
+	}
+	if err := t.mem.mem.unmapWindow(ls.window); err != nil {
+		return abi.EIO
+	}
+	ls.mapped = false
+	return abi.OK
 }
 
 // segmentRead implements segment_read(h, off i64, ptr, len) -> errno and
 // segmentWrite segment_write: copies between the segment and guest memory.
-func segmentRead(ctx context.Context, m api.Module, stack []uint64) {
-	stack[0] = uint64(segmentCopy(ctx, m, stack, false))
+func segmentRead(m api.Module, stack []uint64, _ *segments, ls *localSegment) abi.Errno {
+	return segmentCopy(m, stack, ls, false)
 }
 
-func segmentWrite(ctx context.Context, m api.Module, stack []uint64) {
-	stack[0] = uint64(segmentCopy(ctx, m, stack, true))
+func segmentWrite(m api.Module, stack []uint64, _ *segments, ls *localSegment) abi.Errno {
+	return segmentCopy(m, stack, ls, true)
 }
 
-func segmentCopy(ctx context.Context, m api.Module, stack []uint64, write bool) abi.Errno {
-	t := segmentsOf(ctx)
-	if t == nil {
-		return abi.ENOSYS
-	}
-	ls := t.get(uint32(stack[0]))
-	if ls == nil {
-		return abi.EBADF
-	}
+func segmentCopy(m api.Module, stack []uint64, ls *localSegment, write bool) abi.Errno {
 	off, n := int64(stack[1]), int64(uint32(stack[3]))
 	if off < 0 || off > ls.info.Size || n > ls.info.Size-off {
 		return abi.EINVAL
@@ -342,11 +323,11 @@ func segmentFunctions() map[string]api.GoModuleFunc {
 	return map[string]api.GoModuleFunc{
 		abi.FuncSegmentCreate: segmentCreate,
 		abi.FuncSegmentOpen:   segmentOpen,
-		abi.FuncSegmentInfo:   segmentInfo,
-		abi.FuncSegmentMap:    segmentMap,
-		abi.FuncSegmentUnmap:  segmentUnmap,
-		abi.FuncSegmentRead:   segmentRead,
-		abi.FuncSegmentWrite:  segmentWrite,
+		abi.FuncSegmentInfo:   segmentOp(segmentInfo),
+		abi.FuncSegmentMap:    segmentOp(segmentMap),
+		abi.FuncSegmentUnmap:  segmentOp(segmentUnmap),
+		abi.FuncSegmentRead:   segmentOp(segmentRead),
+		abi.FuncSegmentWrite:  segmentOp(segmentWrite),
 		abi.FuncSegmentClose:  segmentClose,
 		abi.FuncSegmentUnlink: segmentUnlink,
 		abi.FuncAtomicLoad:    atomicLoad,

@@ -21,8 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/internal/worker"
-	"github.com/wasmpool/wasmpool/modules"
 	"github.com/wasmpool/wasmpool/internal/worker/probe"
+	"github.com/wasmpool/wasmpool/modules"
 )
 
 func testModule(t testing.TB, name string) []byte {

@@ -67,7 +67,6 @@ type workerProc struct {
 	retireOnce sync.Once
 	finished   int  // task calls answered, under mu
 	retiring   bool // under mu: send refuses calls once set
-	once       sync.Once
 
 	mu         sync.Mutex
 	dead       bool

@@ -65,6 +65,20 @@ func need(args [][]byte, n int) error {
 
 func intArg(b []byte) (int, error) { return strconv.Atoi(string(b)) }
 
+// mappedWithCount takes (segment name, count) arguments: it maps the
+// segment and parses the count.
+func mappedWithCount(args [][]byte) (*guest.SharedMemory, []byte, int, error) {
+	if err := need(args, 2); err != nil {
+		return nil, nil, 0, err
+	}
+	n, err := intArg(args[1])
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	s, b, err := mapped(args[0])
+	return s, b, n, err
+}
+
 // mapped opens the segment named by arg and maps it.
 func mapped(arg []byte) (*guest.SharedMemory, []byte, error) {
 	s, err := guest.OpenSharedMemory(string(arg))
@@ -122,14 +136,7 @@ func square(args [][]byte) error {
 }
 
 func count(args [][]byte) error {
-	if err := need(args, 2); err != nil {
-		return err
-	}
-	n, err := intArg(args[1])
-	if err != nil {
-		return err
-	}
-	s, b, err := mapped(args[0])
+	s, b, n, err := mappedWithCount(args)
 	if err != nil {
 		return err
 	}
@@ -146,14 +153,7 @@ func count(args [][]byte) error {
 }
 
 func write(args [][]byte) error {
-	if err := need(args, 2); err != nil {
-		return err
-	}
-	rounds, err := intArg(args[1])
-	if err != nil {
-		return err
-	}
-	s, b, err := mapped(args[0])
+	s, b, rounds, err := mappedWithCount(args)
 	if err != nil {
 		return err
 	}
@@ -180,14 +180,7 @@ func write(args [][]byte) error {
 }
 
 func sum(args [][]byte) error {
-	if err := need(args, 2); err != nil {
-		return err
-	}
-	rounds, err := intArg(args[1])
-	if err != nil {
-		return err
-	}
-	s, b, err := mapped(args[0])
+	s, b, rounds, err := mappedWithCount(args)
 	if err != nil {
 		return err
 	}
