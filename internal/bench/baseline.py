@@ -207,6 +207,36 @@ def bench_primes(a):
     ]
 
 
+def bench_scaling(a):
+    """For each worker count N: primes below n in a.ranges ranges with a
+    fork Pool(N) (seconds per run), and Pool(N).map(double,
+    range(map_items)) (items per second per run)."""
+    ranges = split(a.n, a.ranges)
+    items = a.map_items
+    out = []
+    count = None
+    for w in [int(x) for x in a.workers.split(",")]:
+        times, rates = [], []
+        with mp.get_context("fork").Pool(w) as pool:
+            pool.map(count_primes, [(0, 1000)] * w)
+            for _ in range(a.runs):
+                t0 = time.perf_counter()
+                c = sum(pool.map(count_primes, ranges))
+                times.append(time.perf_counter() - t0)
+                if count is not None and c != count:
+                    raise SystemExit(f"baseline.py: Pool({w}) counted {c} primes, Pool(1) {count}")
+                count = c
+            for _ in range(a.runs):
+                t0 = time.perf_counter()
+                res = pool.map(double, range(items))
+                rates.append(items / (time.perf_counter() - t0))
+                if len(res) != items or res[-1] != 2 * (items - 1):
+                    raise SystemExit("baseline.py: map gave wrong results")
+        out.append(result(f"scaling/primes/{w}", "s", times, count=count))
+        out.append(result(f"scaling/map/{w}", "items/s", rates, items=items))
+    return out
+
+
 # Cross-process IPC: the primitives one would build a pool on, each measured
 # on its own. A ping-pong runs between this process (the pinger) and one
 # forked child (the ponger), in the placements of bench_roundtrip; -n is
@@ -611,6 +641,7 @@ BENCHMARKS = {
     "segment-rw": bench_segment_rw,
     "segment-create": bench_segment_create,
     "atomic-add": bench_atomic_add,
+    "scaling": bench_scaling,
 }
 
 
@@ -629,6 +660,8 @@ def main():
     ap.add_argument("--size", type=int, default=64, help="queue-oneway: message bytes; segment-rw: segment bytes")
     ap.add_argument("--methods", default="fork,forkserver,spawn", help="ready: start methods")
     ap.add_argument("--ranges", type=int, default=64, help="primes: how many ranges")
+    ap.add_argument("--workers", default="1,2", help="scaling: worker counts, comma-separated")
+    ap.add_argument("--map-items", type=int, default=1_000_000, help="scaling: items per map")
     a = ap.parse_args()
     results = BENCHMARKS[a.bench](a)
     json.dump({"python": platform.python_version(), "results": results}, sys.stdout)

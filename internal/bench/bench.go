@@ -47,7 +47,7 @@ type Config struct {
 func Names() []string {
 	return []string{"roundtrip", "map", "map-chunk1", "ready", "primes",
 		"queue-pingpong", "queue-parent", "pipe-pingpong", "sem-pingpong", "queue-oneway", "lock-uncontended",
-		"segment-rw", "segment-create", "atomic-add"}
+		"segment-rw", "segment-create", "atomic-add", "scaling"}
 }
 
 //go:embed baseline.py
@@ -128,6 +128,8 @@ func Run(ctx context.Context, out io.Writer, cfg Config) error {
 		"segment-rw":     r.segmentRW,
 		"segment-create": r.segmentCreate,
 		"atomic-add":     r.atomicAdd,
+
+		"scaling": r.scaling,
 	}
 	for _, name := range Names() {
 		if !r.selected[name] {

@@ -137,7 +137,7 @@ func startPool(ctx context.Context, cfg pool.Config, pl placement) (p *pool.Pool
 // mapDefault: Map throughput with the default chunk size.
 func (r *runner) mapDefault(ctx context.Context) error {
 	n := r.sizes.mapItems
-	samples, err := r.measureMap(ctx, n)
+	samples, err := r.measureMap(ctx, 2, n)
 	if err != nil {
 		return err
 	}
@@ -151,7 +151,7 @@ func (r *runner) mapDefault(ctx context.Context) error {
 // mapChunk1: Map throughput one item per guest call.
 func (r *runner) mapChunk1(ctx context.Context) error {
 	n, pyN := r.sizes.chunk1Items, r.sizes.pyChunk1Items
-	samples, err := r.measureMap(ctx, n, pool.ChunkSize(1))
+	samples, err := r.measureMap(ctx, 2, n, pool.ChunkSize(1))
 	if err != nil {
 		return err
 	}
@@ -161,8 +161,8 @@ func (r *runner) mapChunk1(ctx context.Context) error {
 	return nil
 }
 
-func (r *runner) measureMap(ctx context.Context, n int, opts ...pool.MapOption) ([]float64, error) {
-	p, err := pool.New(ctx, pool.Config{Module: modules.Bench, Workers: 2, CacheDir: r.warmDir})
+func (r *runner) measureMap(ctx context.Context, workers, n int, opts ...pool.MapOption) ([]float64, error) {
+	p, err := pool.New(ctx, pool.Config{Module: modules.Bench, Workers: workers, CacheDir: r.warmDir})
 	if err != nil {
 		return nil, err
 	}

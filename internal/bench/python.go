@@ -84,7 +84,7 @@ func (r *runner) baseline(ctx context.Context, bench string, args ...string) *py
 		return nil
 	}
 	runs := r.sizes.runs
-	if bench == "primes" {
+	if bench == "primes" || bench == "scaling" {
 		runs = r.sizes.pyPrimesRuns
 	}
 	args = append(args, "--runs", fmt.Sprint(runs))
