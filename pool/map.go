@@ -17,9 +17,15 @@ type mapOptions struct {
 	inFlight  int
 }
 
-// ChunkSize sets how many items go to the guest in one call. The default
-// for Map is Python's: the items divided by four times the workers, rounded
-// up; for MapUnordered it is 1.
+// ChunkSize sets how many items go to the guest in one call. Map's
+// default is guided: each chunk takes the items not yet chunked divided by
+// twice the workers, but no more than the items divided by four times the
+// workers (Python's chunk size) and no fewer than the items divided by
+// sixteen times the workers, so that the last chunks are small and the
+// tail of uneven work balances; and a default chunk holds at most
+// DefaultChunkBytes of input, since chunks that outgrow the CPU caches
+// cost more per item (see RATIONALE.md). A ChunkSize of n is kept to
+// exactly, up to half of Config.MaxMessageSize in bytes. For MapUnordered it is 1.
 func ChunkSize(n int) MapOption { return func(o *mapOptions) { o.chunkSize = n } }
 
 // InFlight bounds how many items MapUnordered has submitted and not yet
@@ -43,12 +49,13 @@ func (p *Pool) Map(ctx context.Context, fn string, inputs [][]byte, opts ...MapO
 	for _, opt := range opts {
 		opt(&o)
 	}
+	size, limit := func(int) int { return o.chunkSize }, p.cfg.MaxMessageSize/2
 	if o.chunkSize <= 0 {
-		o.chunkSize = max(1, (len(inputs)+4*p.cfg.Workers-1)/(4*p.cfg.Workers))
+		size, limit = guided(len(inputs), p.cfg.Workers), min(limit, DefaultChunkBytes)
 	}
 	out := make([][]byte, len(inputs))
 	m := &mapRun{fn: fn, out: out, firstErr: len(inputs), done: make(chan struct{})}
-	chunks := p.chunk(inputs, o.chunkSize)
+	chunks := chunkInputs(inputs, size, limit)
 	m.remaining = len(chunks)
 	if m.remaining == 0 {
 		return out, nil
@@ -75,13 +82,32 @@ type chunk struct {
 	input    []byte
 }
 
-// chunk splits inputs into abi.List chunks of at most size items, and of
-// at most half the message limit in bytes, so that outputs of a similar
+// guided returns Map's default chunk size for n items on workers workers,
+// as a function of the items not yet chunked: that remainder over twice
+// the workers, between n over sixteen and n over four times the workers,
+// rounded up.
+func guided(n, workers int) func(remaining int) int {
+	least, most := ceilDiv(n, 16*workers), ceilDiv(n, 4*workers)
+	return func(remaining int) int { return min(most, max(least, ceilDiv(remaining, 2*workers))) }
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// DefaultChunkBytes bounds the input bytes of a chunk that Map sizes
+// itself (an abi.List of the items, 4 bytes a length each). Measured with
+// 8-byte items on two workers: a bound of 64 KiB ran at 5.9–6.0 M items/s,
+// 128 KiB at 5.6, 256 KiB at 5.2, and Python's chunks (125 000 items, 1.5
+// MB) at 3.3–4.1 M/s.
+const DefaultChunkBytes = 64 << 10
+
+// chunkInputs splits inputs into abi.List chunks of at most size(items
+// left) items and at most limit bytes (a larger item goes alone). Map
+// passes half the message limit or less, so that outputs of a similar
 // size fit too.
-func (p *Pool) chunk(inputs [][]byte, size int) []chunk {
+func chunkInputs(inputs [][]byte, size func(remaining int) int, limit int) []chunk {
 	var chunks []chunk
-	limit := p.cfg.MaxMessageSize / 2
 	for start := 0; start < len(inputs); {
+		size := size(len(inputs) - start)
 		n, bytes := 0, 4
 		for start+n < len(inputs) && n < size {
 			item := 4 + len(inputs[start+n])

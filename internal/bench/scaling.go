@@ -3,8 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // scalingWorkers are the worker counts scaling measures: powers of two up
@@ -34,7 +38,15 @@ func (r *runner) scaling(ctx context.Context) error {
 	want := primesBelow(limit)
 	ws := r.scalingWorkers()
 	primes := make([]float64, len(ws))
+	native := make([]float64, len(ws))
 	maps := make([]float64, len(ws))
+	for i, w := range ws {
+		samples, err := repeat(ctx, r.sizes.runs, func() (float64, error) { return nativePrimes(w, ranges, want) })
+		if err != nil {
+			return fmt.Errorf("native Go, %d goroutines: %w", w, err)
+		}
+		native[i] = median(samples)
+	}
 	for i, w := range ws {
 		samples, err := r.measurePrimes(ctx, w, ranges, want)
 		if err != nil {
@@ -65,20 +77,77 @@ func (r *runner) scaling(ctx context.Context) error {
 		r.table.add(row{name: fmt.Sprintf("primes speedup, workers=%d over 1", w), unit: factor,
 			ours: primes[0] / primes[i+1], python: pyOne / py.median(fmt.Sprintf("scaling/primes/%d", w)), noRatio: true})
 	}
+	for i, w := range ws[1:] {
+		r.table.add(row{name: fmt.Sprintf("native Go speedup, %d goroutines over 1", w), unit: factor,
+			ours: native[0] / native[i+1], python: math.NaN(), noRatio: true})
+	}
 	for i, w := range ws {
 		r.table.add(row{name: fmt.Sprintf("map, %s items, workers=%d / Pool(%d)", count(r.sizes.mapItems), w, w), unit: rate,
 			ours: maps[i], python: py.median(fmt.Sprintf("scaling/map/%d", w))})
 	}
 	pyRuns := ""
-	if r.sizes.pyPrimesRuns != r.sizes.runs {
+	if r.python != "" && r.sizes.pyPrimesRuns != r.sizes.runs {
 		pyRuns = fmt.Sprintf(" (%d runs for its primes)", r.sizes.pyPrimesRuns)
 	}
 	r.table.note("scaling: workers %s. primes: count_primes over [0, %s) in %d equal ranges, one pool.MapTyped with default chunks, "+
 		"pool started beforehand; speedup = median(workers=1) / median(workers=N). map: as the map row, with N workers. "+
-		"Python%s: fork Pool(N).map of the same trial division and of double, speedup over Pool(1).",
-		list, count(limit), k, pyRuns)
+		"Python%s: fork Pool(N).map of the same trial division and of double, speedup over Pool(1). "+
+		"native Go: the same trial division compiled natively, N goroutines taking ranges in order from a shared counter "+
+		"(%.3f s on one): the ceiling this machine's cores allow.",
+		list, count(limit), k, pyRuns, native[0])
 	if slices.Max(ws) < 4 {
 		r.table.note("scaling: %d CPUs only; the figures that matter need a machine with more", slices.Max(ws))
 	}
 	return nil
+}
+
+// nativePrimes counts the primes in ranges on workers goroutines with the
+// trial division of modules/primes compiled natively, and returns the
+// seconds it took. Goroutines take ranges in order, as workers take chunks.
+func nativePrimes(workers int, ranges [][2]uint64, want int) (float64, error) {
+	var next, total atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(ranges)) {
+					return
+				}
+				n := 0
+				for v := ranges[i][0]; v < ranges[i][1]; v++ {
+					if isPrime(v) {
+						n++
+					}
+				}
+				total.Add(int64(n))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if int(total.Load()) != want {
+		return 0, fmt.Errorf("counted %d primes, want %d", total.Load(), want)
+	}
+	return elapsed.Seconds(), nil
+}
+
+// isPrime is modules/primes's isPrime, line for line.
+func isPrime(n uint64) bool {
+	if n < 2 {
+		return false
+	}
+	if n < 4 {
+		return true
+	}
+	if n%2 == 0 || n%3 == 0 {
+		return false
+	}
+	for i := uint64(5); i*i <= n; i += 6 {
+		if n%i == 0 || n%(i+2) == 0 {
+			return false
+		}
+	}
+	return true
 }
