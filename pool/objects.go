@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -71,6 +72,8 @@ func objErr(ctx context.Context, err error, closed error) error {
 		return nil
 	case errors.Is(err, shm.ErrTimeout):
 		return context.DeadlineExceeded
+	case errors.Is(err, shm.ErrStopped):
+		return ErrClosed
 	case errors.Is(err, shm.ErrCanceled):
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -105,14 +108,46 @@ func objErr(ctx context.Context, err error, closed error) error {
 }
 
 // waitFor turns ctx into a shm.Wait: its deadline is the timeout, its end
-// stops the wait.
-func waitFor(ctx context.Context) shm.Wait {
-	wt := shm.Wait{Ctx: ctx, Timeout: -1}
+// or the pool's Close stops the wait.
+func (o object) waitFor(ctx context.Context) shm.Wait {
+	wt := shm.Wait{Ctx: ctx, Stop: o.p.done, Timeout: -1}
 	if dl, ok := ctx.Deadline(); ok {
 		wt.Timeout = max(time.Until(dl), 1)
 	}
 	return wt
 }
+
+// gate admits parent-side calls on objects until the pool closes. Close
+// shuts it, which waits for the calls under way (a blocked one wakes
+// within 20 ms of Close: its Wait stops on the pool's done channel), and
+// only then unmaps the arena: a handle used after Close gets ErrClosed
+// instead of touching unmapped memory.
+type gate struct {
+	mu     sync.RWMutex
+	closed bool
+}
+
+func (g *gate) enter() bool {
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (g *gate) leave() { g.mu.RUnlock() }
+
+func (g *gate) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// enter admits a call on o's arena, or reports false once the pool has
+// closed; leave ends the call.
+func (o object) enter() bool { return o.p.objGate.enter() }
+func (o object) leave()      { o.p.objGate.leave() }
 
 // object is what every parent-side handle holds: the object and the token
 // this handle acts as. Tokens belong to handle values, not goroutines (Go
@@ -255,12 +290,20 @@ func (q *Queue) view() shm.Queue {
 
 // Put appends msg (copied), waiting while the queue is full.
 func (q *Queue) Put(ctx context.Context, msg []byte) error {
-	_, err := q.view().Put(q.tok, waitFor(ctx), msg)
+	if !q.enter() {
+		return ErrClosed
+	}
+	defer q.leave()
+	_, err := q.view().Put(q.tok, q.waitFor(ctx), msg)
 	return objErr(ctx, err, ErrQueueClosed)
 }
 
 // TryPut appends msg if there is room now, or returns ErrFull.
 func (q *Queue) TryPut(msg []byte) error {
+	if !q.enter() {
+		return ErrClosed
+	}
+	defer q.leave()
 	_, err := q.view().Put(q.tok, shm.NoWait, msg)
 	if errors.Is(err, shm.ErrWouldBlock) {
 		return ErrFull
@@ -271,7 +314,11 @@ func (q *Queue) TryPut(msg []byte) error {
 // PutBatch appends msgs in order, taking the queue's lock once for as many
 // as fit, and returns how many it put before an error.
 func (q *Queue) PutBatch(ctx context.Context, msgs [][]byte) (int, error) {
-	n, err := q.view().Put(q.tok, waitFor(ctx), msgs...)
+	if !q.enter() {
+		return 0, ErrClosed
+	}
+	defer q.leave()
+	n, err := q.view().Put(q.tok, q.waitFor(ctx), msgs...)
 	return n, objErr(ctx, err, ErrQueueClosed)
 }
 
@@ -285,8 +332,12 @@ func copySink(out *[][]byte) shm.Sink {
 
 // Get removes the oldest message, waiting while the queue is empty.
 func (q *Queue) Get(ctx context.Context) ([]byte, error) {
+	if !q.enter() {
+		return nil, ErrClosed
+	}
+	defer q.leave()
 	var got [][]byte
-	_, err := q.view().Get(q.tok, waitFor(ctx), 1, copySink(&got))
+	_, err := q.view().Get(q.tok, q.waitFor(ctx), 1, copySink(&got))
 	if err != nil {
 		return nil, objErr(ctx, err, ErrQueueClosed)
 	}
@@ -295,6 +346,10 @@ func (q *Queue) Get(ctx context.Context) ([]byte, error) {
 
 // TryGet removes the oldest message if there is one, or returns ErrEmpty.
 func (q *Queue) TryGet() ([]byte, error) {
+	if !q.enter() {
+		return nil, ErrClosed
+	}
+	defer q.leave()
 	var got [][]byte
 	_, err := q.view().Get(q.tok, shm.NoWait, 1, copySink(&got))
 	if errors.Is(err, shm.ErrWouldBlock) {
@@ -308,31 +363,53 @@ func (q *Queue) TryGet() ([]byte, error) {
 
 // GetBatch removes up to max messages, waiting for the first.
 func (q *Queue) GetBatch(ctx context.Context, max int) ([][]byte, error) {
+	if !q.enter() {
+		return nil, ErrClosed
+	}
+	defer q.leave()
 	var got [][]byte
-	_, err := q.view().Get(q.tok, waitFor(ctx), max, copySink(&got))
+	_, err := q.view().Get(q.tok, q.waitFor(ctx), max, copySink(&got))
 	return got, objErr(ctx, err, ErrQueueClosed)
 }
 
 // Len returns the number of messages in the queue (approximate, as
 // Python's qsize).
-func (q *Queue) Len() int { return max(q.view().Len(), 0) }
+func (q *Queue) Len() int {
+	if !q.enter() {
+		return 0
+	}
+	defer q.leave()
+	return max(q.view().Len(), 0)
+}
 
 // Close closes the queue for everyone: Put fails with ErrQueueClosed, Get
 // drains what is left and then fails with ErrQueueClosed, and every
 // blocked caller wakes. It is idempotent.
 func (q *Queue) Close() error {
+	if !q.enter() {
+		return nil
+	}
+	defer q.leave()
 	q.view().Close()
 	return nil
 }
 
 // TaskDone marks one message as processed (Joinable queues).
 func (q *Queue) TaskDone() error {
+	if !q.enter() {
+		return ErrClosed
+	}
+	defer q.leave()
 	return objErr(context.Background(), q.view().TaskDone(), ErrQueueClosed)
 }
 
 // Join waits until every message put has been marked done.
 func (q *Queue) Join(ctx context.Context) error {
-	return objErr(ctx, q.view().Join(waitFor(ctx)), ErrQueueClosed)
+	if !q.enter() {
+		return ErrClosed
+	}
+	defer q.leave()
+	return objErr(ctx, q.view().Join(q.waitFor(ctx)), ErrQueueClosed)
 }
 
 // PutValue puts v encoded as CBOR; guests read it with the SDK's GetValue.
@@ -402,7 +479,11 @@ func (c *Conn) Ref() []byte {
 
 // Send sends msg (copied), waiting while the pipe is full.
 func (c *Conn) Send(ctx context.Context, msg []byte) error {
-	err := c.view().Send(c.end, c.tok, waitFor(ctx), msg)
+	if !c.enter() {
+		return ErrClosed
+	}
+	defer c.leave()
+	err := c.view().Send(c.end, c.tok, c.waitFor(ctx), msg)
 	if errors.Is(err, shm.ErrNotSupported) {
 		return errors.New("pool: this end of a one-way pipe only receives")
 	}
@@ -412,8 +493,12 @@ func (c *Conn) Send(ctx context.Context, msg []byte) error {
 // Recv receives one message, waiting for it; io.EOF once the other end is
 // closed and everything it sent was received.
 func (c *Conn) Recv(ctx context.Context) ([]byte, error) {
+	if !c.enter() {
+		return nil, ErrClosed
+	}
+	defer c.leave()
 	var got [][]byte
-	_, err := c.view().Recv(c.end, c.tok, waitFor(ctx), copySink(&got))
+	_, err := c.view().Recv(c.end, c.tok, c.waitFor(ctx), copySink(&got))
 	if errors.Is(err, shm.ErrNotSupported) {
 		return nil, errors.New("pool: this end of a one-way pipe only sends")
 	}
@@ -426,12 +511,20 @@ func (c *Conn) Recv(ctx context.Context) ([]byte, error) {
 // Poll reports whether Recv would return at once (a message, or io.EOF),
 // waiting up to timeout; 0 does not wait.
 func (c *Conn) Poll(timeout time.Duration) bool {
-	err := c.view().Poll(c.end, shm.Wait{Timeout: max(timeout, 0)})
+	if !c.enter() {
+		return false
+	}
+	defer c.leave()
+	err := c.view().Poll(c.end, shm.Wait{Stop: c.p.done, Timeout: max(timeout, 0)})
 	return err == nil || errors.Is(err, shm.ErrClosed)
 }
 
 // Close closes this end. It is idempotent.
 func (c *Conn) Close() error {
+	if !c.enter() {
+		return nil
+	}
+	defer c.leave()
 	c.view().CloseEnd(c.end)
 	return nil
 }
@@ -474,16 +567,28 @@ func (p *Pool) OpenLock(name string) (*Lock, error) {
 // taken but its previous owner died holding it. On a context error the
 // lock is not taken.
 func (l *Lock) Acquire(ctx context.Context) error {
-	return objErr(ctx, l.obj.Lock().Acquire(l.tok, waitFor(ctx)), nil)
+	if !l.enter() {
+		return ErrClosed
+	}
+	defer l.leave()
+	return objErr(ctx, l.obj.Lock().Acquire(l.tok, l.waitFor(ctx)), nil)
 }
 
 // TryAcquire takes the lock if it is free, or returns ErrWouldBlock.
 func (l *Lock) TryAcquire() error {
+	if !l.enter() {
+		return ErrClosed
+	}
+	defer l.leave()
 	return objErr(context.Background(), l.obj.Lock().Acquire(l.tok, shm.NoWait), nil)
 }
 
 // Release releases the lock, or returns ErrNotOwner.
 func (l *Lock) Release() error {
+	if !l.enter() {
+		return ErrClosed
+	}
+	defer l.leave()
 	return objErr(context.Background(), l.obj.Lock().Release(l.tok), nil)
 }
 
@@ -528,16 +633,28 @@ func (p *Pool) OpenSemaphore(name string) (*Semaphore, error) {
 
 // Acquire takes one unit, waiting while there is none.
 func (s *Semaphore) Acquire(ctx context.Context) error {
-	return objErr(ctx, s.obj.Semaphore().Acquire(waitFor(ctx)), nil)
+	if !s.enter() {
+		return ErrClosed
+	}
+	defer s.leave()
+	return objErr(ctx, s.obj.Semaphore().Acquire(s.waitFor(ctx)), nil)
 }
 
 // TryAcquire takes one unit if there is one, or returns ErrWouldBlock.
 func (s *Semaphore) TryAcquire() error {
+	if !s.enter() {
+		return ErrClosed
+	}
+	defer s.leave()
 	return objErr(context.Background(), s.obj.Semaphore().Acquire(shm.NoWait), nil)
 }
 
 // Release gives back n units (n ≥ 1).
 func (s *Semaphore) Release(n int) error {
+	if !s.enter() {
+		return ErrClosed
+	}
+	defer s.leave()
 	if n < 1 || n > 1<<30 {
 		return fmt.Errorf("pool: semaphore release of %d", n)
 	}
@@ -545,7 +662,13 @@ func (s *Semaphore) Release(n int) error {
 }
 
 // Value returns the number of units available now.
-func (s *Semaphore) Value() int { return int(s.obj.Semaphore().Value()) }
+func (s *Semaphore) Value() int {
+	if !s.enter() {
+		return 0
+	}
+	defer s.leave()
+	return int(s.obj.Semaphore().Value())
+}
 
 // Event is a flag shared by the parent and every guest (Python's Event).
 type Event struct{ object }
@@ -569,17 +692,39 @@ func (p *Pool) OpenEvent(name string) (*Event, error) {
 }
 
 // Set sets the flag and wakes every waiter.
-func (e *Event) Set() { e.obj.Event().Set() }
+func (e *Event) Set() {
+	if !e.enter() {
+		return
+	}
+	defer e.leave()
+	e.obj.Event().Set()
+}
 
 // Clear clears the flag.
-func (e *Event) Clear() { e.obj.Event().Clear() }
+func (e *Event) Clear() {
+	if !e.enter() {
+		return
+	}
+	defer e.leave()
+	e.obj.Event().Clear()
+}
 
 // IsSet reports whether the flag is set.
-func (e *Event) IsSet() bool { return e.obj.Event().IsSet() }
+func (e *Event) IsSet() bool {
+	if !e.enter() {
+		return false
+	}
+	defer e.leave()
+	return e.obj.Event().IsSet()
+}
 
 // Wait waits until the flag is set.
 func (e *Event) Wait(ctx context.Context) error {
-	return objErr(ctx, e.obj.Event().Wait(waitFor(ctx)), nil)
+	if !e.enter() {
+		return ErrClosed
+	}
+	defer e.leave()
+	return objErr(ctx, e.obj.Event().Wait(e.waitFor(ctx)), nil)
 }
 
 // Condition is a condition variable with its own reentrant lock, shared by
@@ -608,11 +753,19 @@ func (p *Pool) OpenCondition(name string) (*Condition, error) {
 
 // Acquire takes the condition's lock.
 func (c *Condition) Acquire(ctx context.Context) error {
-	return objErr(ctx, c.obj.Condition().Acquire(c.tok, waitFor(ctx)), nil)
+	if !c.enter() {
+		return ErrClosed
+	}
+	defer c.leave()
+	return objErr(ctx, c.obj.Condition().Acquire(c.tok, c.waitFor(ctx)), nil)
 }
 
 // Release releases the condition's lock.
 func (c *Condition) Release() error {
+	if !c.enter() {
+		return ErrClosed
+	}
+	defer c.leave()
 	return objErr(context.Background(), c.obj.Condition().Release(c.tok), nil)
 }
 
@@ -621,11 +774,19 @@ func (c *Condition) Release() error {
 // reports as context.DeadlineExceeded. A canceled ctx returns without the
 // lock.
 func (c *Condition) Wait(ctx context.Context) error {
-	return objErr(ctx, c.obj.Condition().Wait(c.tok, waitFor(ctx)), nil)
+	if !c.enter() {
+		return ErrClosed
+	}
+	defer c.leave()
+	return objErr(ctx, c.obj.Condition().Wait(c.tok, c.waitFor(ctx)), nil)
 }
 
 // Notify wakes up to n waiters, oldest first; the caller holds the lock.
 func (c *Condition) Notify(n int) error {
+	if !c.enter() {
+		return ErrClosed
+	}
+	defer c.leave()
 	return objErr(context.Background(), c.obj.Condition().Notify(c.tok, n), nil)
 }
 
@@ -659,23 +820,47 @@ func (p *Pool) OpenBarrier(name string) (*Barrier, error) {
 // broken — by Abort, Reset, a waiter's deadline or the death of a waiting
 // guest. A deadline reached here breaks the barrier for the others too.
 func (b *Barrier) Wait(ctx context.Context) (int, error) {
-	i, err := b.obj.Barrier().Wait(b.tok, waitFor(ctx))
+	if !b.enter() {
+		return 0, ErrClosed
+	}
+	defer b.leave()
+	i, err := b.obj.Barrier().Wait(b.tok, b.waitFor(ctx))
 	return i, objErr(ctx, err, nil)
 }
 
 // Abort breaks the barrier.
 func (b *Barrier) Abort() error {
+	if !b.enter() {
+		return ErrClosed
+	}
+	defer b.leave()
 	return objErr(context.Background(), b.obj.Barrier().Abort(b.tok), nil)
 }
 
 // Reset returns the barrier to its empty state; current waiters get
 // ErrBrokenBarrier.
 func (b *Barrier) Reset() error {
+	if !b.enter() {
+		return ErrClosed
+	}
+	defer b.leave()
 	return objErr(context.Background(), b.obj.Barrier().Reset(b.tok), nil)
 }
 
 // Parties returns the number of parties.
-func (b *Barrier) Parties() int { return b.obj.Barrier().Parties() }
+func (b *Barrier) Parties() int {
+	if !b.enter() {
+		return 0
+	}
+	defer b.leave()
+	return b.obj.Barrier().Parties()
+}
 
 // Broken reports whether the barrier is broken.
-func (b *Barrier) Broken() bool { return b.obj.Barrier().Broken() }
+func (b *Barrier) Broken() bool {
+	if !b.enter() {
+		return false
+	}
+	defer b.leave()
+	return b.obj.Barrier().Broken()
+}

@@ -169,6 +169,7 @@ type Pool struct {
 	functions map[string]abi.FuncKind
 	fnList    []abi.Function
 	queue     taskQueue
+	objGate   gate // parent calls on arena objects; see gate
 	spawn     *spawner
 	nextID    atomic.Uint64
 
@@ -448,7 +449,9 @@ func (p *Pool) PIDs() []int {
 
 // Close stops the pool: calls that have not finished fail with ErrClosed,
 // running processes end, and the worker processes are stopped (asked to
-// exit, killed after a second). It waits for them and is idempotent.
+// exit, killed after a second). Calls blocked on the pool's queues, pipes
+// and locks return ErrClosed (within 20 ms), and so does every later call
+// on their handles. It waits for all of it and is idempotent.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -476,6 +479,7 @@ func (p *Pool) Close() error {
 	if p.spawn != nil {
 		p.spawn.close()
 	}
+	p.objGate.shut()
 	if p.arena != nil {
 		p.arena.Close()
 	}

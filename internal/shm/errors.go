@@ -8,6 +8,7 @@ var (
 	ErrWouldBlock   = errors.New("shm: would block")
 	ErrTimeout      = errors.New("shm: timed out")
 	ErrCanceled     = errors.New("shm: canceled")
+	ErrStopped      = errors.New("shm: stopped")
 	ErrClosed       = errors.New("shm: closed")
 	ErrOwnerDied    = errors.New("shm: previous owner died")
 	ErrNotOwner     = errors.New("shm: not the owner")

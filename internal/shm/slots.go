@@ -136,7 +136,7 @@ func (c Condition) Wait(tok Token, wt Wait) error {
 	atomic.StoreUint32(c.count, 1)
 	c.Release(tok)
 	st, werr := c.slots.sleep(i, &wt)
-	if err := c.Lock.Acquire(tok, Wait{Ctx: wt.Ctx, Timeout: -1}); err != nil && err != ErrOwnerDied {
+	if err := c.Lock.Acquire(tok, Wait{Ctx: wt.Ctx, Stop: wt.Stop, Timeout: -1}); err != nil && err != ErrOwnerDied {
 		// Canceled: give up the slot without the lock. A notify that
 		// chose it is lost with the canceled caller.
 		c.slots.free(i)
@@ -209,7 +209,7 @@ func (b Barrier) Broken() bool { return atomic.LoadUint32(b.broken) != 0 }
 func (b Barrier) Waiting() int { return int(atomic.LoadUint32(b.count)) }
 
 func (b Barrier) lockFor(tok Token, wt Wait) error {
-	if err := b.lock.Acquire(tok, Wait{Ctx: wt.Ctx, Timeout: -1}); err != nil && err != ErrOwnerDied {
+	if err := b.lock.Acquire(tok, Wait{Ctx: wt.Ctx, Stop: wt.Stop, Timeout: -1}); err != nil && err != ErrOwnerDied {
 		return err
 	}
 	return nil

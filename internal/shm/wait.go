@@ -11,9 +11,12 @@ import (
 // does not block (the operation returns ErrWouldBlock instead), > 0 waits
 // at most that long (ErrTimeout). A done Ctx ends the wait with an error
 // wrapping ErrCanceled and the context's error, within waitSlice. A nil
-// Ctx is never done.
+// Ctx is never done. A closed Stop ends the wait with ErrStopped within
+// waitSlice: the parent closes it when its pool closes, so that no call
+// sleeps on an arena about to be unmapped.
 type Wait struct {
 	Ctx     context.Context
+	Stop    <-chan struct{}
 	Timeout time.Duration
 
 	start time.Time
@@ -64,6 +67,9 @@ func (wt *Wait) sleep(w *uint32, old uint32) error {
 			return fmt.Errorf("%w: %w", ErrCanceled, err)
 		}
 	}
+	if wt.stopped() {
+		return ErrStopped
+	}
 	limit := int64(-1)
 	if wt.Timeout > 0 {
 		if wt.start.IsZero() {
@@ -75,7 +81,7 @@ func (wt *Wait) sleep(w *uint32, old uint32) error {
 		}
 		limit = int64(left)
 	}
-	if wt.Ctx != nil && wt.Ctx.Done() != nil && (limit < 0 || limit > int64(waitSlice)) {
+	if (wt.Stop != nil || wt.Ctx != nil && wt.Ctx.Done() != nil) && (limit < 0 || limit > int64(waitSlice)) {
 		limit = int64(waitSlice)
 	}
 	if atomic.LoadUint32(w) != old {
@@ -85,14 +91,11 @@ func (wt *Wait) sleep(w *uint32, old uint32) error {
 	return nil
 }
 
-// remaining reports whether the Wait still allows blocking: used by
-// operations that must give up a claimed resource once time is out.
-func (wt *Wait) expired() bool {
-	if wt.Timeout == 0 {
+func (wt *Wait) stopped() bool {
+	select {
+	case <-wt.Stop:
 		return true
+	default:
+		return false
 	}
-	if wt.Ctx != nil && wt.Ctx.Err() != nil {
-		return true
-	}
-	return wt.Timeout > 0 && !wt.start.IsZero() && time.Since(wt.start) >= wt.Timeout
 }
