@@ -23,6 +23,8 @@ import (
 	"github.com/wasmpool/wasmpool/internal/worker"
 	"github.com/wasmpool/wasmpool/internal/worker/probe"
 	"github.com/wasmpool/wasmpool/modules"
+
+	"github.com/wasmpool/wasmpool/internal/leakcheck"
 )
 
 func testModule(t testing.TB, name string) []byte {
@@ -216,7 +218,7 @@ func TestCall_timeoutStopsWork(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "INNOCENT", string(out))
 	require.Eventually(t, func() bool { pid := p.PIDs()[0]; return pid != 0 && pid != before }, 10*time.Second, 10*time.Millisecond)
-	require.False(t, alive(before), "the runaway's worker is gone")
+	require.False(t, leakcheck.Alive(before), "the runaway's worker is gone")
 }
 
 // TestCall_cancelWedgedWorker: a worker that cannot read its Cancel (here
@@ -239,7 +241,7 @@ func TestCall_cancelWedgedWorker(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "INNOCENT", string(out))
 	require.Less(t, time.Since(start), 5*time.Second)
-	require.False(t, alive(before), "the wedged worker is gone")
+	require.False(t, leakcheck.Alive(before), "the wedged worker is gone")
 }
 
 // TestCall_cancelQueuedInWorker: cancelling a call the worker holds but has
@@ -564,7 +566,7 @@ func TestClose(t *testing.T) {
 	require.ErrorIs(t, err, ErrClosed)
 	require.ErrorIs(t, p.Process("hello").Start(context.Background()), ErrClosed)
 	for _, pid := range pids {
-		require.False(t, alive(pid), "worker %d outlived Close", pid)
+		require.False(t, leakcheck.Alive(pid), "worker %d outlived Close", pid)
 	}
 }
 
@@ -597,12 +599,12 @@ func TestParentDeath(t *testing.T) {
 	}
 	require.Len(t, pids, 2)
 	for _, pid := range pids {
-		require.True(t, alive(pid))
+		require.True(t, leakcheck.Alive(pid))
 	}
 	require.NoError(t, cmd.Process.Kill())
 	cmd.Wait()
 	start := time.Now()
-	require.Eventually(t, func() bool { return !alive(pids[0]) && !alive(pids[1]) }, time.Second, time.Millisecond,
+	require.Eventually(t, func() bool { return !leakcheck.Alive(pids[0]) && !leakcheck.Alive(pids[1]) }, time.Second, time.Millisecond,
 		"workers outlived their parent")
 	t.Logf("workers gone %v after the parent", time.Since(start))
 }

@@ -5,6 +5,7 @@
 //	wasmpool run MODULE.wasm --fn F   call task F on every input line, print results in input order
 //	wasmpool inspect MODULE.wasm      show exports, imports, ABI version, functions, and whether it can run
 //	wasmpool bench                    compare with Python's multiprocessing on this machine
+//	wasmpool soak --duration 10m      kill workers at random under load; check nothing is lost or hangs
 //
 // Exit codes: 0 success; 1 some items failed; 2 bad usage; 3 the module
 // cannot be run; 4 the pool failed.
@@ -38,6 +39,7 @@ Usage:
   wasmpool run MODULE.wasm --fn NAME     call a task function on every input
   wasmpool inspect MODULE.wasm           describe a module and say whether the pool can run it
   wasmpool bench [--quick]               benchmarks against Python multiprocessing
+  wasmpool soak [--duration 30s]         chaos test: kill workers at random under load, check nothing is lost
 
 Run "wasmpool COMMAND --help" for a command's flags.
 `
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return inspectCmd(ctx, args[1:], stdout, stderr)
 		case "bench":
 			return benchCmd(ctx, args[1:], stdout, stderr)
+		case "soak":
+			return soakCmd(ctx, args[1:], stdout, stderr)
 		case "demo":
 			return demoCmd(ctx, args[1:], stdout, stderr)
 		case "help", "-h", "--help", "-help":

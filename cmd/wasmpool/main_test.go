@@ -77,3 +77,13 @@ func TestInspect(t *testing.T) {
 		require.Contains(t, out, "runnable: no", bad)
 	}
 }
+
+func TestSoak(t *testing.T) {
+	code, out, errOut := runArgs(t, "", "soak", "--duration", "700ms", "--workers", "2")
+	require.Equal(t, exitOK, code, out+errOut)
+	require.Contains(t, out, "0 lost")
+	require.Contains(t, out, "0 violations")
+
+	code, _, _ = runArgs(t, "", "soak", "--duration", "-1s")
+	require.Equal(t, exitUsage, code)
+}
