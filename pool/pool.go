@@ -526,7 +526,7 @@ func (p *Pool) enqueue(ctx context.Context, t *task) {
 		return
 	}
 	if ctx.Done() != nil {
-		t.stopCtx = context.AfterFunc(ctx, func() { p.cancel(t, ctxError(ctx, t)) })
+		t.watch(context.AfterFunc(ctx, func() { p.cancel(t, ctxError(ctx, t)) }))
 	}
 	if p.isClosed() {
 		t.finish(nil, ErrClosed)

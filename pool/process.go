@@ -70,7 +70,7 @@ func (pr *Process) Start(ctx context.Context) error {
 		t.deadline = dl
 	}
 	if ctx.Done() != nil {
-		t.stopCtx = context.AfterFunc(ctx, func() { pr.stop(15, ctxError(ctx, t)) })
+		t.watch(context.AfterFunc(ctx, func() { pr.stop(15, ctxError(ctx, t)) }))
 	}
 	pr.p.queue.pushFront(t)
 	if pr.p.isClosed() {

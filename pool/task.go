@@ -28,10 +28,10 @@ type task struct {
 	proc     *Process // for a process call: where its output goes
 	// done receives the call's raw output (an abi.Results) or error, and
 	// the worker that ran it, exactly once.
-	done    func(out []byte, err error, w *workerProc)
-	stopCtx func() bool // unregisters the context's AfterFunc
+	done func(out []byte, err error, w *workerProc)
 
 	mu       sync.Mutex
+	stopCtx  func() bool // unregisters the context's AfterFunc; see watch
 	state    taskState
 	w        *workerProc // the worker holding it, while sent
 	ran      *workerProc // the last worker it was sent to
@@ -76,6 +76,20 @@ func (t *task) requeue(forgive bool) bool {
 	return true
 }
 
+// watch sets the function that stops watching the caller's context. The
+// context may already be done, and the task finished (by that context, or
+// by a Map abandoning it) before watch runs: then it stops watching at once.
+func (t *task) watch(stop func() bool) {
+	t.mu.Lock()
+	if t.state == stateDone {
+		t.mu.Unlock()
+		stop()
+		return
+	}
+	t.stopCtx = stop
+	t.mu.Unlock()
+}
+
 // finish completes the task once; later calls report false and do nothing.
 func (t *task) finish(out []byte, err error) bool {
 	ok, _ := t.settle(out, err)
@@ -93,10 +107,10 @@ func (t *task) settle(out []byte, err error) (bool, *workerProc) {
 	}
 	held := t.w
 	t.state, t.w = stateDone, nil
-	ran := t.ran
+	ran, stop := t.ran, t.stopCtx
 	t.mu.Unlock()
-	if t.stopCtx != nil {
-		t.stopCtx()
+	if stop != nil {
+		stop()
 	}
 	t.done(out, err, ran)
 	return true, held
