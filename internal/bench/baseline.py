@@ -44,7 +44,7 @@ def signal_ready(q):
 
 
 def is_prime(n):
-    """modules/primes/main.go isPrime, line for line."""
+    """modules/primes/trial IsPrime, line for line."""
     if n < 2:
         return False
     if n < 4:

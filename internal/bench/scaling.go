@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wasmpool/wasmpool/modules/primes/trial"
 )
 
 // scalingWorkers are the worker counts scaling measures: powers of two up
@@ -102,7 +104,7 @@ func (r *runner) scaling(ctx context.Context) error {
 }
 
 // nativePrimes counts the primes in ranges on workers goroutines with the
-// trial division of modules/primes compiled natively, and returns the
+// trial division of modules/primes (package trial) compiled natively, and returns the
 // seconds it took. Goroutines take ranges in order, as workers take chunks.
 func nativePrimes(workers int, ranges [][2]uint64, want int) (float64, error) {
 	var next, total atomic.Int64
@@ -117,7 +119,7 @@ func nativePrimes(workers int, ranges [][2]uint64, want int) (float64, error) {
 				}
 				n := 0
 				for v := ranges[i][0]; v < ranges[i][1]; v++ {
-					if isPrime(v) {
+					if trial.IsPrime(v) {
 						n++
 					}
 				}
@@ -131,23 +133,4 @@ func nativePrimes(workers int, ranges [][2]uint64, want int) (float64, error) {
 		return 0, fmt.Errorf("counted %d primes, want %d", total.Load(), want)
 	}
 	return elapsed.Seconds(), nil
-}
-
-// isPrime is modules/primes's isPrime, line for line.
-func isPrime(n uint64) bool {
-	if n < 2 {
-		return false
-	}
-	if n < 4 {
-		return true
-	}
-	if n%2 == 0 || n%3 == 0 {
-		return false
-	}
-	for i := uint64(5); i*i <= n; i += 6 {
-		if n%i == 0 || n%(i+2) == 0 {
-			return false
-		}
-	}
-	return true
 }

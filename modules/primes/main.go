@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/wasmpool/wasmpool/guest"
+	"github.com/wasmpool/wasmpool/modules/primes/trial"
 )
 
 func init() {
@@ -21,32 +22,12 @@ func init() {
 		}
 		n := uint64(0)
 		for x := lo; x < hi; x++ {
-			if isPrime(x) {
+			if trial.IsPrime(x) {
 				n++
 			}
 		}
 		return n, nil
 	})
-}
-
-// isPrime is trial division by 2, 3 and 6k±1: deliberately plain, the same
-// algorithm the Python baseline runs.
-func isPrime(n uint64) bool {
-	if n < 2 {
-		return false
-	}
-	if n < 4 {
-		return true
-	}
-	if n%2 == 0 || n%3 == 0 {
-		return false
-	}
-	for i := uint64(5); i*i <= n; i += 6 {
-		if n%i == 0 || n%(i+2) == 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func main() {}
