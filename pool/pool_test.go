@@ -804,7 +804,13 @@ func TestCapabilities(t *testing.T) {
 func TestWorkers_cannotEscape(t *testing.T) {
 	t.Setenv(probe.Env, "1")
 	p := newTestPool(t, Config{Workers: 1})
-	stderr := p.workers[0].stderr.String()
+	// The worker wrote its probe lines before its handshake, but the
+	// parent copies its stderr on another goroutine: wait for the last.
+	var stderr string
+	require.Eventually(t, func() bool {
+		stderr = p.workers[0].stderr.String()
+		return strings.Count(stderr, "probe ") >= 4
+	}, 5*time.Second, time.Millisecond, "the probe ran")
 	for _, what := range []string{"exec", "socket", "dial", "socketpair"} {
 		require.Contains(t, stderr, "probe "+what+": ", "the probe ran")
 	}
