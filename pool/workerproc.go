@@ -45,22 +45,61 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
+// streamRing is the ring size of each stream between the parent and a
+// worker; see RATIONALE.md, "Why do calls and results travel through
+// shared memory?".
+const streamRing = 256 << 10
+
+// slotStreams are the two streams of one worker slot: calls (Call and
+// Cancel frames) to the worker, results (Result and Log frames) from it.
+type slotStreams struct {
+	calls, results       shm.Region
+	callsTo, resultsFrom *shm.Stream // the parent's ends
+}
+
+// reserveStreams reserves the streams of every worker slot.
+func (p *Pool) reserveStreams() ([]slotStreams, error) {
+	ss := make([]slotStreams, p.cfg.Workers)
+	for i := range ss {
+		var err error
+		if ss[i].calls, err = p.objects.Reserve(streamRing); err != nil {
+			return nil, err
+		}
+		if ss[i].results, err = p.objects.Reserve(streamRing); err != nil {
+			return nil, err
+		}
+		if ss[i].callsTo, err = shm.StreamAt(p.arena, ss[i].calls, p.newLocal()); err != nil {
+			return nil, err
+		}
+		if ss[i].resultsFrom, err = shm.StreamAt(p.arena, ss[i].results, p.newLocal()); err != nil {
+			return nil, err
+		}
+	}
+	return ss, nil
+}
+
 // workerProc is the parent's side of one worker process, from start to
 // death. A dead workerProc is never reused: the slot gets a new one.
 type workerProc struct {
-	p      *Pool
-	slot   int
-	part   uint32       // participant number in the shared arena
-	procs  atomic.Int32 // processes sent and not finished
-	pid    int
-	cmd    *exec.Cmd
-	conn   net.Conn
-	w      *wire.Writer
-	stderr *tailBuffer
-	slots  chan struct{} // room for task calls: Concurrency + Prefetch
-	freed  chan struct{} // signalled when a task call leaves slots
-	gone   chan struct{} // closed when the worker is found dead
-	exited chan struct{} // closed when its calls have been settled
+	p     *Pool
+	slot  int
+	part  uint32       // participant number in the shared arena
+	procs atomic.Int32 // processes sent and not finished
+	pid   int
+	cmd   *exec.Cmd
+	conn  net.Conn
+	// streams are the slot's; w writes frames to streams.callsTo.
+	streams *slotStreams
+	w       *wire.Writer
+	// read is closed when readLoop has read the last frame the process
+	// wrote; exiting is set when waitExit ends the results stream.
+	read    chan struct{}
+	exiting atomic.Bool
+	stderr  *tailBuffer
+	slots   chan struct{} // room for task calls: Concurrency + Prefetch
+	freed   chan struct{} // signalled when a task call leaves slots
+	gone    chan struct{} // closed when the worker is found dead
+	exited  chan struct{} // closed when its calls have been settled
 	// retired is closed when the worker has run Config.MaxTasksPerWorker
 	// task calls: it takes no more, and ends once it holds none.
 	retired    chan struct{}
@@ -103,8 +142,14 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		gone:     make(chan struct{}),
 		retired:  make(chan struct{}),
 		exited:   make(chan struct{}),
+		read:     make(chan struct{}),
 		inflight: map[uint64]*task{},
+		streams:  &p.streams[slot],
 	}
+	// The slot's previous process is dead and every goroutine that used
+	// its streams has finished (its exited channel is closed).
+	w.streams.callsTo.Reset()
+	w.streams.resultsFrom.Reset()
 	w.cmd = exec.Command(exe)
 	w.cmd.Env = append(os.Environ(), worker.EnvCookie+"="+strconv.Itoa(os.Getpid())+":"+cookie)
 	part, err := p.parts.take()
@@ -156,7 +201,8 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		p.retire(part)
 		return nil, &StartError{Worker: slot, Err: err, Stderr: w.stderr.String()}
 	}
-	w.w = wire.NewWriter(conn)
+	w.w = wire.NewWriter(w.streams.callsTo)
+	w.streams.resultsFrom.Spin = w.expectsAnswer
 	p.wg.Add(4)
 	go func() {
 		defer p.wg.Done()
@@ -166,7 +212,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		segConn.Close()
 	}()
 	go w.waitExit()
-	go w.readLoop(wire.NewReader(conn, p.cfg.MaxMessageSize+wire.Overhead))
+	go w.readLoop(wire.NewReader(w.streams.resultsFrom, p.cfg.MaxMessageSize+wire.Overhead))
 	go w.feed()
 	return w, nil
 }
@@ -186,6 +232,8 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 		Modules:          cfg.Modules,
 		Concurrency:      cfg.Concurrency,
 		Participant:      w.part,
+		Calls:            w.streams.calls,
+		Results:          w.streams.results,
 	})
 	if err != nil {
 		return err
@@ -214,6 +262,17 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 	}
 	w.conn.SetDeadline(time.Time{})
 	return nil
+}
+
+// expectsAnswer says whether the results reader should spin: while the
+// worker runs no more task calls than it has instances for, a caller is
+// likely waiting on the answer and it comes within microseconds; with
+// calls prefetched or none at all, sleeping leaves the CPU to the workers.
+func (w *workerProc) expectsAnswer() bool {
+	w.mu.Lock()
+	n := len(w.inflight) - int(w.procs.Load())
+	w.mu.Unlock()
+	return n <= w.p.cfg.Concurrency
 }
 
 func (w *workerProc) isDead() bool {
@@ -305,7 +364,9 @@ func (w *workerProc) send(t *task) bool {
 	if !t.deadline.IsZero() {
 		c.Deadline = t.deadline.UnixNano()
 	}
-	w.w.Send(wire.AppendCall(make([]byte, 0, 32+len(t.fn)+len(t.input)), &c))
+	if err := w.w.Send(wire.AppendCall(make([]byte, 0, 32+len(t.fn)+len(t.input)), &c)); errors.Is(err, shm.ErrCorrupt) {
+		w.kill("broke its calls stream: "+err.Error(), false)
+	}
 	// A cancel that settled the task between the claim and this send
 	// may have sent its Cancel frame ahead of the call: send another
 	// after it (the worker ignores a Cancel for a call it has finished).
@@ -315,13 +376,18 @@ func (w *workerProc) send(t *task) bool {
 	return true
 }
 
-// readLoop handles the worker's frames until the channel closes.
+// readLoop handles the worker's frames until its results stream closes
+// (waitExit closes it once the process is dead) and it has read every
+// frame the process wrote before.
 func (w *workerProc) readLoop(r *wire.Reader) {
 	defer w.p.wg.Done()
+	defer close(w.read)
 	for {
 		typ, body, err := r.Next()
 		if err != nil {
-			if errors.Is(err, wire.ErrFrame) {
+			// Only waitExit ends the stream of a live worker; a worker
+			// that closed or broke it itself is ended.
+			if !w.exiting.Load() {
 				w.kill("broke the control protocol: "+err.Error(), false)
 			}
 			return
@@ -481,6 +547,7 @@ func (w *workerProc) stop(grace time.Duration) {
 	}
 	w.mu.Unlock()
 	w.w.Close()
+	w.streams.callsTo.Close()
 	w.conn.(*net.UnixConn).CloseWrite()
 	select {
 	case <-w.exited:
@@ -500,6 +567,13 @@ func (w *workerProc) waitExit() {
 	// anyone can reuse its participant number.
 	w.p.retire(w.part)
 	w.conn.Close()
+	// Closing the streams wakes a sender blocked on a full calls ring and
+	// ends readLoop once it has read what the process wrote: results
+	// that made it out before the process died count.
+	w.exiting.Store(true)
+	w.streams.callsTo.Close()
+	w.streams.resultsFrom.Close()
+	<-w.read
 	w.w.Close()
 	w.mu.Lock()
 	w.dead = true

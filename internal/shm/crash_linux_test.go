@@ -30,6 +30,9 @@ func helper(action string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	if action == "stream" {
+		return streamHelper(a)
+	}
 	h, _ := strconv.ParseUint(os.Getenv("SHM_HELPER_HANDLE"), 10, 32)
 	o, err := a.Open(Handle(h))
 	if err != nil {

@@ -250,7 +250,7 @@ func (q Queue) waitMessage(wt *Wait, seq uint32) error {
 func (q Queue) waitSeq(wt *Wait, field, waiters uint64, seq uint32) error {
 	w := q.w32(field)
 	changed := func() bool { return atomic.LoadUint32(w) != seq || q.Closed() }
-	if spin(changed) {
+	if spinWhile(changed, wt.SpinWhile) {
 		return nil
 	}
 	atomic.AddUint32(q.w32(waiters), 1)

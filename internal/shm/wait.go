@@ -3,6 +3,7 @@ package shm
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -14,10 +15,16 @@ import (
 // Ctx is never done. A closed Stop ends the wait with ErrStopped within
 // waitSlice: the parent closes it when its pool closes, so that no call
 // sleeps on an arena about to be unmapped.
+//
+// SpinWhile, if set, is asked before the wait spins and at each yield of
+// the spin; once it returns false the wait sleeps. It is for a waiter that
+// can tell when a long wait is likely, to which spinning would only take
+// CPU from the processes it waits for. Nil spins as usual.
 type Wait struct {
-	Ctx     context.Context
-	Stop    <-chan struct{}
-	Timeout time.Duration
+	Ctx       context.Context
+	Stop      <-chan struct{}
+	Timeout   time.Duration
+	SpinWhile func() bool
 
 	start time.Time
 }
@@ -40,16 +47,28 @@ var spinIters = 4000
 const yieldEvery = 32
 
 // spin re-checks cond up to spinIters times and reports whether it held.
-// Every yieldEvery checks it yields the CPU (sched_yield): when the peer
-// it waits for runs on the same CPU, spinning alone only burns the
-// peer's time slice, and yielding lets it run and answer.
-func spin(cond func() bool) bool {
+// Every yieldEvery checks it yields the CPU, to the goroutines of this
+// process (Gosched) and to other processes (sched_yield): when the peer
+// it waits for runs on the same CPU, spinning alone only burns the peer's
+// time slice, and yielding lets it run and answer.
+func spin(cond func() bool) bool { return spinWhile(cond, nil) }
+
+// spinWhile is spin that also gives up once while, asked at the start and
+// after each yield, returns false; nil means always true.
+func spinWhile(cond, while func() bool) bool {
+	if while != nil && !while() {
+		return cond()
+	}
 	for i := range spinIters {
 		if cond() {
 			return true
 		}
 		if i%yieldEvery == yieldEvery-1 {
+			runtime.Gosched()
 			osYield()
+			if while != nil && !while() {
+				return cond()
+			}
 		}
 	}
 	return false

@@ -1,5 +1,7 @@
 // Package wire is the framing of a worker's control channel: the socket
-// between the parent and one worker process. A frame is
+// between the parent and one worker process, which carries the handshake,
+// and the two shared-memory streams (shm.Stream) that carry everything
+// after it. A frame is
 //
 //	u32 length (little-endian, of what follows) | u8 type | body
 //
@@ -14,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/wasmpool/wasmpool/host"
+	"github.com/wasmpool/wasmpool/internal/shm"
 	"io"
 	"sync"
 	"sync/atomic"
@@ -62,6 +65,12 @@ type Init struct {
 	// Modules are further modules by name; a call names their functions
 	// "name/function".
 	Modules map[string][]byte `cbor:"12,keyasint,omitempty"`
+	// Calls and Results are the arena regions of the two streams that
+	// carry every frame after Hello: Call and Cancel frames to the worker,
+	// Result and Log frames from it. The socket then only tells each side
+	// that the other has gone.
+	Calls   shm.Region `cbor:"13,keyasint"`
+	Results shm.Region `cbor:"14,keyasint"`
 }
 
 // Hello answers Init: the worker's pid, or why it cannot serve.

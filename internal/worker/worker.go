@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -110,8 +111,7 @@ func serve(conn net.Conn, cookie string) int {
 		return ExitUsage
 	}
 	conn.SetReadDeadline(time.Time{})
-	r = wire.NewReader(conn, init.MaxMessageSize+wire.Overhead)
-	w := wire.NewWriter(conn)
+	w := wire.NewWriter(conn) // for Hello; every later frame goes over the streams
 	defer w.Close()
 
 	ctx := context.Background()
@@ -123,16 +123,27 @@ func serve(conn net.Conn, cookie string) int {
 		Participant:      init.Participant,
 		Capabilities:     init.Capabilities,
 	}
-	if init.Participant != 0 {
+	var calls, results *shm.Stream
+	if init.Participant == 0 {
+		err = errors.New("Init names no participant: a worker needs the shared arena")
+	}
+	if err == nil {
 		if cfg.Arena, err = shm.Map(os.NewFile(ArenaFD, "wasmpool-arena")); err == nil {
 			defer cfg.Arena.Close()
 		}
-		if err == nil {
-			var segs *shm.Client
-			if segs, err = segmentClient(); err == nil {
-				defer segs.Close()
-				cfg.Segments, cfg.Objects = segs, segs
-			}
+	}
+	if err == nil {
+		var segs *shm.Client
+		if segs, err = segmentClient(); err == nil {
+			defer segs.Close()
+			cfg.Segments, cfg.Objects = segs, segs
+		}
+	}
+	if err == nil {
+		// Local id 0 is never an instance's (host.Runtime skips it).
+		tok := shm.MakeToken(init.Participant, 0)
+		if calls, err = shm.StreamAt(cfg.Arena, init.Calls, tok); err == nil {
+			results, err = shm.StreamAt(cfg.Arena, init.Results, tok)
 		}
 	}
 	var rt *host.Runtime
@@ -181,8 +192,18 @@ func serve(conn net.Conn, cookie string) int {
 		return ExitProtocol
 	}
 
+	// The socket carries nothing more: its end means the parent is gone
+	// (or closing), which ends the calls stream as the parent's Close
+	// of it does.
+	go func() {
+		io.Copy(io.Discard, conn)
+		calls.Close()
+	}()
+	rw := wire.NewWriter(results)
+	defer rw.Close()
+	r = wire.NewReader(calls, init.MaxMessageSize+wire.Overhead)
 	s := &server{
-		w:      w,
+		w:      rw,
 		mods:   mods,
 		intr:   init.Interruptible,
 		queue:  make(chan *wire.Call, 1<<16),
@@ -195,7 +216,7 @@ func serve(conn net.Conn, cookie string) int {
 	for {
 		t, body, err := r.Next()
 		if err != nil {
-			if errors.Is(err, wire.ErrFrame) {
+			if errors.Is(err, wire.ErrFrame) || errors.Is(err, shm.ErrCorrupt) {
 				fmt.Fprintf(os.Stderr, "wasmpool worker: %v\n", err)
 				return ExitProtocol
 			}
