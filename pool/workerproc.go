@@ -50,11 +50,11 @@ func (e *StartError) Unwrap() error { return e.Err }
 // shared memory?".
 const streamRing = 256 << 10
 
-// slotStreams are the two streams of one worker slot: calls (Call and
-// Cancel frames) to the worker, results (Result and Log frames) from it.
+// slotStreams are the regions of one worker slot's two streams: calls
+// (Call and Cancel frames) to the worker, results (Result and Log frames)
+// from it. Each process that fills the slot opens its own views of them.
 type slotStreams struct {
-	calls, results       shm.Region
-	callsTo, resultsFrom *shm.Stream // the parent's ends
+	calls, results shm.Region
 }
 
 // reserveStreams reserves the streams of every worker slot.
@@ -66,12 +66,6 @@ func (p *Pool) reserveStreams() ([]slotStreams, error) {
 			return nil, err
 		}
 		if ss[i].results, err = p.objects.Reserve(streamRing); err != nil {
-			return nil, err
-		}
-		if ss[i].callsTo, err = shm.StreamAt(p.arena, ss[i].calls, p.newLocal()); err != nil {
-			return nil, err
-		}
-		if ss[i].resultsFrom, err = shm.StreamAt(p.arena, ss[i].results, p.newLocal()); err != nil {
 			return nil, err
 		}
 	}
@@ -88,18 +82,25 @@ type workerProc struct {
 	pid   int
 	cmd   *exec.Cmd
 	conn  net.Conn
-	// streams are the slot's; w writes frames to streams.callsTo.
-	streams *slotStreams
-	w       *wire.Writer
+	// streams are the slot's regions; callsTo and resultsFrom are this
+	// process's views of them, and w writes frames to callsTo.
+	streams              *slotStreams
+	callsTo, resultsFrom *shm.Stream
+	// streamMu orders stop's Close of callsTo before waitExit's end of
+	// the streams: once exiting is set, the next process of the slot may
+	// reset them, and this one must not touch them.
+	streamMu sync.Mutex
+	w        *wire.Writer
 	// read is closed when readLoop has read the last frame the process
 	// wrote; exiting is set when waitExit ends the results stream.
-	read    chan struct{}
-	exiting atomic.Bool
-	stderr  *tailBuffer
-	slots   chan struct{} // room for task calls: Concurrency + Prefetch
-	freed   chan struct{} // signalled when a task call leaves slots
-	gone    chan struct{} // closed when the worker is found dead
-	exited  chan struct{} // closed when its calls have been settled
+	read      chan struct{}
+	exiting   atomic.Bool
+	exitingCh chan struct{} // closed when exiting is set
+	stderr    *tailBuffer
+	slots     chan struct{} // room for task calls: Concurrency + Prefetch
+	freed     chan struct{} // signalled when a task call leaves slots
+	gone      chan struct{} // closed when the worker is found dead
+	exited    chan struct{} // closed when its calls have been settled
 	// retired is closed when the worker has run Config.MaxTasksPerWorker
 	// task calls: it takes no more, and ends once it holds none.
 	retired    chan struct{}
@@ -134,22 +135,30 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	rand.Read(c[:])
 	cookie := hex.EncodeToString(c[:])
 	w := &workerProc{
-		p:        p,
-		slot:     slot,
-		stderr:   &tailBuffer{max: 4096},
-		slots:    make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
-		freed:    make(chan struct{}, 1),
-		gone:     make(chan struct{}),
-		retired:  make(chan struct{}),
-		exited:   make(chan struct{}),
-		read:     make(chan struct{}),
-		inflight: map[uint64]*task{},
-		streams:  &p.streams[slot],
+		p:         p,
+		slot:      slot,
+		stderr:    &tailBuffer{max: 4096},
+		slots:     make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
+		freed:     make(chan struct{}, 1),
+		gone:      make(chan struct{}),
+		retired:   make(chan struct{}),
+		exited:    make(chan struct{}),
+		read:      make(chan struct{}),
+		exitingCh: make(chan struct{}),
+		inflight:  map[uint64]*task{},
+		streams:   &p.streams[slot],
 	}
 	// The slot's previous process is dead and every goroutine that used
 	// its streams has finished (its exited channel is closed).
-	w.streams.callsTo.Reset()
-	w.streams.resultsFrom.Reset()
+	if w.callsTo, err = shm.StreamAt(p.arena, w.streams.calls, p.newLocal()); err == nil {
+		w.resultsFrom, err = shm.StreamAt(p.arena, w.streams.results, p.newLocal())
+	}
+	if err != nil {
+		parentEnd.Close()
+		return nil, &StartError{Worker: slot, Err: err}
+	}
+	w.callsTo.Reset()
+	w.resultsFrom.Reset()
 	w.cmd = exec.Command(exe)
 	w.cmd.Env = append(os.Environ(), worker.EnvCookie+"="+strconv.Itoa(os.Getpid())+":"+cookie)
 	part, err := p.parts.take()
@@ -201,8 +210,11 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		p.retire(part)
 		return nil, &StartError{Worker: slot, Err: err, Stderr: w.stderr.String()}
 	}
-	w.w = wire.NewWriter(w.streams.callsTo)
-	w.streams.resultsFrom.Spin = w.expectsAnswer
+	// The socket, idle after the handshake, is the streams' bell.
+	w.callsTo.SetBell(conn, false)
+	w.resultsFrom.SetBell(conn, true)
+	w.w = wire.NewWriter(w.callsTo)
+	w.resultsFrom.Spin = w.expectsAnswer
 	p.wg.Add(4)
 	go func() {
 		defer p.wg.Done()
@@ -212,7 +224,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		segConn.Close()
 	}()
 	go w.waitExit()
-	go w.readLoop(wire.NewReader(w.streams.resultsFrom, p.cfg.MaxMessageSize+wire.Overhead))
+	go w.readLoop(wire.NewReader(w.resultsFrom, p.cfg.MaxMessageSize+wire.Overhead))
 	go w.feed()
 	return w, nil
 }
@@ -385,10 +397,17 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 	for {
 		typ, body, err := r.Next()
 		if err != nil {
-			// Only waitExit ends the stream of a live worker; a worker
-			// that closed or broke it itself is ended.
+			// The stream ends when waitExit closes it, or when the
+			// worker's end of the socket closes, which is how its death
+			// usually shows first (then waitExit follows). A worker
+			// that is not dead a second later closed or broke the
+			// stream itself, and is ended.
 			if !w.exiting.Load() {
-				w.kill("broke the control protocol: "+err.Error(), false)
+				select {
+				case <-w.exitingCh:
+				case <-time.After(time.Second):
+					w.kill("broke the control protocol: "+err.Error(), false)
+				}
 			}
 			return
 		}
@@ -547,7 +566,11 @@ func (w *workerProc) stop(grace time.Duration) {
 	}
 	w.mu.Unlock()
 	w.w.Close()
-	w.streams.callsTo.Close()
+	w.streamMu.Lock()
+	if !w.exiting.Load() {
+		w.callsTo.Close()
+	}
+	w.streamMu.Unlock()
 	w.conn.(*net.UnixConn).CloseWrite()
 	select {
 	case <-w.exited:
@@ -570,9 +593,12 @@ func (w *workerProc) waitExit() {
 	// Closing the streams wakes a sender blocked on a full calls ring and
 	// ends readLoop once it has read what the process wrote: results
 	// that made it out before the process died count.
+	w.streamMu.Lock()
 	w.exiting.Store(true)
-	w.streams.callsTo.Close()
-	w.streams.resultsFrom.Close()
+	w.streamMu.Unlock()
+	close(w.exitingCh)
+	w.callsTo.Close()
+	w.resultsFrom.Close()
 	<-w.read
 	w.w.Close()
 	w.mu.Lock()

@@ -32,7 +32,9 @@ const (
 	qGetLock    = 144 // lockSize bytes
 	qDone       = 192 // task_done calls; futex word of Join
 	qJoinWaiter = 196
-	qHeader     = 256
+	// qBellSleeper is 1 while a Stream's reader sleeps on its Bell.
+	qBellSleeper = 200
+	qHeader      = 256
 
 	// MinRing and MaxRing bound a queue's ring in bytes.
 	MinRing = 64
@@ -250,6 +252,9 @@ func (q Queue) waitMessage(wt *Wait, seq uint32) error {
 func (q Queue) waitSeq(wt *Wait, field, waiters uint64, seq uint32) error {
 	w := q.w32(field)
 	changed := func() bool { return atomic.LoadUint32(w) != seq || q.Closed() }
+	if wt.Timeout == 0 {
+		return ErrWouldBlock // NoWait: not even a spin
+	}
 	if spinWhile(changed, wt.SpinWhile) {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 )
 
 // Region is a stretch of the arena that no table entry names: guests, who
@@ -65,6 +66,39 @@ type Stream struct {
 	// buf holds a message too long for the caller's buffer; rest is the
 	// part of it Read has not returned yet.
 	buf, rest []byte
+
+	bell  Bell
+	reads bool     // this end reads (it sleeps on bell) rather than writes
+	ended bool     // the reader's bell failed: the writer is gone
+	ding  [1]byte  // what a writer sends
+	dings [64]byte // where a reader takes them
+}
+
+// Bell is how the two ends of a stream in different processes wake each
+// other without a futex: a connected socket, each process holding one
+// end. A reader that finds the stream empty, once it has spun, sleeps
+// reading its Bell, and a writer that finds the reader asleep writes a
+// byte to its own. Sleeping in a read parks only the goroutine, in the Go
+// netpoller; a futex wait holds its OS thread and the scheduler's P until
+// the runtime takes the P back, which it may do only 10 ms later, and
+// until then the goroutines queued on that P wait too.
+//
+// net.Conn is a Bell. A read error (EOF: the other process closed its end
+// or died) ends the stream for the reader: Read returns what is left, then
+// io.EOF.
+type Bell interface {
+	Read(p []byte) (int, error)
+	Write(p []byte) (int, error)
+	SetReadDeadline(t time.Time) error
+}
+
+// SetBell makes b the stream's Bell; reads says whether this end reads
+// the stream or writes it. Without a Bell, the ends sleep and wake with a
+// futex, which suits goroutines that may hold their thread (tests, or a
+// reader that is the process's only work). Call it before the stream is
+// used, and again with each new pair of processes after Reset.
+func (s *Stream) SetBell(b Bell, reads bool) {
+	s.bell, s.reads, s.ended = b, reads, false
 }
 
 // StreamAt opens the stream in r for the participant holding tok. It
@@ -114,9 +148,23 @@ func (s *Stream) Write(p []byte) (int, error) {
 	}
 	done, err := 0, error(nil)
 	for done < len(pieces) && err == nil {
+		wt := Forever
+		if s.bell != nil {
+			// Ring before waiting for room: the reader that is to make
+			// it may be asleep on the bell.
+			wt = NoWait
+		}
 		var n int
-		n, err = s.q.Put(s.tok, Forever, pieces[done:]...)
+		n, err = s.q.Put(s.tok, wt, pieces[done:]...)
 		done += n
+		if n > 0 {
+			s.ring()
+		}
+		if err == ErrWouldBlock {
+			n, err = s.q.Put(s.tok, Forever, pieces[done])
+			done += n
+			s.ring()
+		}
 	}
 	if err != nil {
 		written := 0
@@ -143,15 +191,30 @@ func (s *Stream) Read(p []byte) (int, error) {
 	}
 	// Whole messages go straight into p, as many as fit.
 	used := 0
-	wt := Forever
-	wt.SpinWhile = s.Spin
-	_, err := s.q.Get(s.tok, wt, len(p), func(n int) []byte {
+	sink := func(n int) []byte {
 		if n > len(p)-used {
 			return nil
 		}
 		used += n
 		return p[used-n : used]
-	})
+	}
+	var err error
+	if s.bell == nil {
+		wt := Forever
+		wt.SpinWhile = s.Spin
+		_, err = s.q.Get(s.tok, wt, len(p), sink)
+	} else {
+		for {
+			if _, err = s.q.Get(s.tok, NoWait, len(p), sink); err != ErrWouldBlock {
+				break
+			}
+			if s.q.Closed() || s.ended {
+				err = ErrClosed
+				break
+			}
+			s.sleep()
+		}
+	}
 	switch {
 	case err == nil:
 		return used, nil
@@ -176,10 +239,49 @@ func (s *Stream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// sleep waits until the stream may have bytes for the reader: it spins,
+// then sleeps on the bell. It may return early; the caller checks again.
+func (s *Stream) sleep() {
+	ready := func() bool { return s.q.Len() > 0 || s.q.Closed() }
+	if spinWhile(ready, s.Spin) {
+		return
+	}
+	// The writer commits a message and then looks at the flag; the
+	// reader raises the flag and then looks at the queue: one of them
+	// sees the other.
+	flag := s.q.w32(qBellSleeper)
+	atomic.StoreUint32(flag, 1)
+	if ready() {
+		atomic.StoreUint32(flag, 0)
+		return
+	}
+	_, err := s.bell.Read(s.dings[:])
+	atomic.StoreUint32(flag, 0)
+	if err != nil {
+		s.ended = true
+	}
+}
+
+// ring wakes the reader if it sleeps on the bell.
+func (s *Stream) ring() {
+	if s.bell != nil && !s.reads && atomic.CompareAndSwapUint32(s.q.w32(qBellSleeper), 1, 0) {
+		s.bell.Write(s.ding[:])
+	}
+}
+
 // Close ends the stream for both sides: Write fails, Read returns what
-// is left and then io.EOF, and a side blocked in either wakes.
+// is left and then io.EOF, and a side blocked in either wakes. Close on
+// the reading end with a Bell also ends that Bell's reads.
 func (s *Stream) Close() error {
 	s.q.Close()
+	if s.bell != nil {
+		if s.reads {
+			s.bell.SetReadDeadline(time.Now())
+		} else {
+			atomic.StoreUint32(s.q.w32(qBellSleeper), 1)
+			s.ring()
+		}
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // newStreams reserves one region and opens its two ends: w for the
@@ -123,12 +125,105 @@ func TestStreamAt_badRegion(t *testing.T) {
 	}
 }
 
+// bellPair returns the two ends of a connected unix socket, as the pool
+// gives a worker and itself.
+func bellPair(t testing.TB) (a, b net.Conn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	conn := func(fd int) net.Conn {
+		f := os.NewFile(uintptr(fd), "bell")
+		defer f.Close()
+		c, err := net.FileConn(f)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	return conn(fds[0]), conn(fds[1])
+}
+
+// withBells gives w and r a bell each, the two ends of one socket.
+func withBells(t testing.TB, w, r *Stream) (wb, rb net.Conn) {
+	wb, rb = bellPair(t)
+	w.SetBell(wb, false)
+	r.SetBell(rb, true)
+	return wb, rb
+}
+
+// TestStream_bell: a reader sleeping on its bell wakes for bytes, for
+// Close on either end, and at the end of the writer's bell (its process
+// died), after it has read what was written.
+func TestStream_bell(t *testing.T) {
+	d := newDir(t)
+	spins := spinIters
+	spinIters = 0 // sleep on the bell at once
+	t.Cleanup(func() { spinIters = spins })
+
+	w, r, _ := newStreams(t, d, 4096)
+	withBells(t, w, r)
+	got := make(chan string)
+	read := func() {
+		buf := make([]byte, 64)
+		n, err := r.Read(buf)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(buf[:n])
+	}
+	recv := func() string {
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(5 * time.Second):
+			t.Fatal("the reader did not wake")
+			return ""
+		}
+	}
+	go read()
+	time.Sleep(10 * time.Millisecond)
+	_, err := w.Write([]byte("ding"))
+	require.NoError(t, err)
+	require.Equal(t, "ding", recv())
+
+	go read()
+	time.Sleep(10 * time.Millisecond)
+	w.Close() // the writer closes
+	require.Equal(t, io.EOF.Error(), recv())
+
+	w.Reset()
+	withBells(t, w, r)
+	go read()
+	time.Sleep(10 * time.Millisecond)
+	r.Close() // the reader's own end closes
+	require.Equal(t, io.EOF.Error(), recv())
+
+	w.Reset()
+	wb, _ := withBells(t, w, r)
+	_, err = w.Write([]byte("last words"))
+	require.NoError(t, err)
+	wb.Close() // the writer's process is gone
+	go read()
+	require.Equal(t, "last words", recv())
+	go read()
+	require.Equal(t, io.EOF.Error(), recv())
+}
+
 // TestStream_hammer: writes of random sizes from one goroutine, reads into
 // buffers of random sizes in another; the reader sees exactly the bytes
-// written, in order.
+// written, in order, with and without bells.
 func TestStream_hammer(t *testing.T) {
+	for _, bells := range []bool{false, true} {
+		t.Run(fmt.Sprintf("bells=%v", bells), func(t *testing.T) { hammerStream(t, bells) })
+	}
+}
+
+func hammerStream(t *testing.T, bells bool) {
 	d := newDir(t)
 	w, r, _ := newStreams(t, d, 8192)
+	if bells {
+		withBells(t, w, r)
+	}
 	const total = 4 << 20
 	src := make([]byte, total)
 	for i := range src {
@@ -224,12 +319,38 @@ func streamHelper(a *Arena) int {
 }
 
 // BenchmarkStream is a ping-pong of 64-byte writes between two goroutines
-// over two streams, beside the same over two Go channels.
+// over two streams, with futex waits and with bells, beside the same over
+// two Go channels.
 func BenchmarkStream(b *testing.B) {
-	b.Run("stream", func(b *testing.B) {
+	for _, bells := range []bool{false, true} {
+		b.Run(fmt.Sprintf("stream/bells=%v", bells), func(b *testing.B) { benchStream(b, bells) })
+	}
+	b.Run("baseline=chan", func(b *testing.B) {
+		c1, c2 := make(chan []byte), make(chan []byte)
+		go func() {
+			for m := range c1 {
+				c2 <- m
+			}
+		}()
+		msg := make([]byte, 64)
+		b.ReportAllocs()
+		for b.Loop() {
+			c1 <- msg
+			<-c2
+		}
+		close(c1)
+	})
+}
+
+func benchStream(b *testing.B, bells bool) {
+	{
 		d := newDir(b)
 		w1, r1, _ := newStreams(b, d, 64<<10)
 		w2, r2, _ := newStreams(b, d, 64<<10)
+		if bells {
+			withBells(b, w1, r1)
+			withBells(b, w2, r2)
+		}
 		go func() {
 			buf := make([]byte, 64)
 			for {
@@ -246,20 +367,5 @@ func BenchmarkStream(b *testing.B) {
 			io.ReadFull(r2, buf)
 		}
 		w1.Close()
-	})
-	b.Run("baseline=chan", func(b *testing.B) {
-		c1, c2 := make(chan []byte), make(chan []byte)
-		go func() {
-			for m := range c1 {
-				c2 <- m
-			}
-		}()
-		msg := make([]byte, 64)
-		b.ReportAllocs()
-		for b.Loop() {
-			c1 <- msg
-			<-c2
-		}
-		close(c1)
-	})
+	}
 }

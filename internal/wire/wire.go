@@ -67,8 +67,9 @@ type Init struct {
 	Modules map[string][]byte `cbor:"12,keyasint,omitempty"`
 	// Calls and Results are the arena regions of the two streams that
 	// carry every frame after Hello: Call and Cancel frames to the worker,
-	// Result and Log frames from it. The socket then only tells each side
-	// that the other has gone.
+	// Result and Log frames from it. The socket then only carries the
+	// streams' wake-up bytes (shm.Bell) and tells each side that the
+	// other has gone.
 	Calls   shm.Region `cbor:"13,keyasint"`
 	Results shm.Region `cbor:"14,keyasint"`
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strconv"
@@ -82,7 +81,14 @@ func Main() int {
 		fmt.Fprintf(os.Stderr, "wasmpool worker: no control channel on fd %d: %v\n", ControlFD, err)
 		return ExitUsage
 	}
-	return serve(conn, cookie)
+	// Main runs from a package init, where the runtime keeps the main
+	// goroutine locked to the main thread: every time a locked goroutine
+	// blocks, its thread hands its P to another and sleeps, and waking it
+	// takes both back. Serving from a goroutine of its own keeps those
+	// hand-offs off every call; the locked one sleeps once, here.
+	code := make(chan int)
+	go func() { code <- serve(conn, cookie) }()
+	return <-code
 }
 
 // server is one worker's state.
@@ -192,13 +198,11 @@ func serve(conn net.Conn, cookie string) int {
 		return ExitProtocol
 	}
 
-	// The socket carries nothing more: its end means the parent is gone
-	// (or closing), which ends the calls stream as the parent's Close
+	// The socket carries no more frames: it is the streams' bell, and its
+	// end (the parent is gone) ends the calls stream as the parent's Close
 	// of it does.
-	go func() {
-		io.Copy(io.Discard, conn)
-		calls.Close()
-	}()
+	calls.SetBell(conn, true)
+	results.SetBell(conn, false)
 	rw := wire.NewWriter(results)
 	defer rw.Close()
 	r = wire.NewReader(calls, init.MaxMessageSize+wire.Overhead)
