@@ -255,7 +255,7 @@ func (q Queue) waitSeq(wt *Wait, field, waiters uint64, seq uint32) error {
 	if wt.Timeout == 0 {
 		return ErrWouldBlock // NoWait: not even a spin
 	}
-	if spinWhile(changed, wt.SpinWhile) {
+	if spinWhile(changed, wt.SpinWhile, wt.SpinWhile != nil) {
 		return nil
 	}
 	atomic.AddUint32(q.w32(waiters), 1)

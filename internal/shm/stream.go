@@ -243,7 +243,7 @@ func (s *Stream) Read(p []byte) (int, error) {
 // then sleeps on the bell. It may return early; the caller checks again.
 func (s *Stream) sleep() {
 	ready := func() bool { return s.q.Len() > 0 || s.q.Closed() }
-	if spinWhile(ready, s.Spin) {
+	if spinWhile(ready, s.Spin, true) {
 		return
 	}
 	// The writer commits a message and then looks at the flag; the

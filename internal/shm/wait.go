@@ -47,15 +47,19 @@ var spinIters = 4000
 const yieldEvery = 32
 
 // spin re-checks cond up to spinIters times and reports whether it held.
-// Every yieldEvery checks it yields the CPU, to the goroutines of this
-// process (Gosched) and to other processes (sched_yield): when the peer
-// it waits for runs on the same CPU, spinning alone only burns the peer's
-// time slice, and yielding lets it run and answer.
-func spin(cond func() bool) bool { return spinWhile(cond, nil) }
+// Every yieldEvery checks it yields the CPU (sched_yield): when the peer
+// it waits for runs on the same CPU, spinning alone only burns the
+// peer's time slice, and yielding lets it run and answer.
+func spin(cond func() bool) bool { return spinWhile(cond, nil, false) }
 
 // spinWhile is spin that also gives up once while, asked at the start and
-// after each yield, returns false; nil means always true.
-func spinWhile(cond, while func() bool) bool {
+// after each yield, returns false (nil means always true). With gosched it
+// also yields to the other goroutines of this process at each yield: a
+// goroutine that waits for another process's answer while goroutines of
+// its own process have work (a stream reader whose executor is to run the
+// call it just read) must not hold their P. A guest's wait in a host call
+// does not: there Gosched only costs, up to 7× on a semaphore ping-pong.
+func spinWhile(cond, while func() bool, gosched bool) bool {
 	if while != nil && !while() {
 		return cond()
 	}
@@ -64,7 +68,9 @@ func spinWhile(cond, while func() bool) bool {
 			return true
 		}
 		if i%yieldEvery == yieldEvery-1 {
-			runtime.Gosched()
+			if gosched {
+				runtime.Gosched()
+			}
 			osYield()
 			if while != nil && !while() {
 				return cond()
