@@ -30,6 +30,7 @@ const (
 	qGetSeq     = 136 // futex word: bumped after every get
 	qPutWaiters = 140 //
 	qGetLock    = 144 // lockSize bytes
+	qSeenProd   = 160 // u64: the consumers' last look at qProd
 	qDone       = 192 // task_done calls; futex word of Join
 	qJoinWaiter = 196
 	// qBellSleeper is 1 while a Stream's reader sleeps on its Bell.
@@ -280,6 +281,11 @@ type Sink func(n int) []byte
 // once the queue is closed and empty, ErrTooLarge when sink refused the
 // first message (left in the queue), ErrCorrupt.
 func (q Queue) Get(tok Token, wt Wait, max int, sink Sink) (int, error) {
+	// A first try before reading the producers' sequence word: a consumer
+	// that is behind then leaves the producers' line alone.
+	if n, err := q.tryGet(tok, max, sink); n > 0 || err != ErrWouldBlock {
+		return n, err
+	}
 	for {
 		seq := atomic.LoadUint32(q.w32(qPutSeq))
 		n, err := q.tryGet(tok, max, sink)
@@ -298,7 +304,17 @@ func (q Queue) Get(tok Token, wt Wait, max int, sink Sink) (int, error) {
 // tryGet takes up to max messages now; ErrWouldBlock when empty.
 func (q Queue) tryGet(tok Token, max int, sink Sink) (int, error) {
 	lock(q.getLock, tok)
-	tail, puts, head, gets, err := q.state(false)
+	// Consumers first trust their last look at the producers' word, kept
+	// on their own line, and read the real one only when that shows the
+	// queue empty: as for producers and qSeenCons.
+	c := atomic.LoadUint64(q.w64(qCons))
+	tail, puts, head, gets, err := q.check(atomic.LoadUint64(q.w64(qSeenProd)), c)
+	if err != nil || puts == gets {
+		p := atomic.LoadUint64(q.w64(qProd))
+		if tail, puts, head, gets, err = q.check(p, c); err == nil {
+			atomic.StoreUint64(q.w64(qSeenProd), p)
+		}
+	}
 	if err != nil {
 		q.getLock.Release(tok)
 		return 0, err
