@@ -202,9 +202,25 @@ func (p *Pool) createForGuest(s shm.Spec) (shm.Handle, error) {
 	if s.Kind == abi.KindSemaphore && (s.Value > 1<<31 || s.Flags&shm.FlagBounded != 0 && (s.Bound < 1 || s.Value > s.Bound)) {
 		return 0, fmt.Errorf("%w: semaphore value %d, bound %d", shm.ErrInvalid, s.Value, s.Bound)
 	}
+	size, err := s.Size()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", shm.ErrInvalid, err)
+	}
+	// The quota is held while the object is made, so that concurrent
+	// creates cannot pass it together.
+	p.guestMu.Lock()
+	defer p.guestMu.Unlock()
+	if p.guestObjects >= p.cfg.MaxGuestObjects || size > uint64(p.cfg.MaxGuestObjectBytes)-min(p.guestBytes, uint64(p.cfg.MaxGuestObjectBytes)) {
+		return 0, fmt.Errorf("%w: guests have created %d objects of %d bytes (Config.MaxGuestObjects %d, MaxGuestObjectBytes %d)",
+			shm.ErrNoSpace, p.guestObjects, p.guestBytes, p.cfg.MaxGuestObjects, p.cfg.MaxGuestObjectBytes)
+	}
 	o, err := p.objects.Create(s)
 	if err != nil && !errors.Is(err, shm.ErrExists) && !errors.Is(err, shm.ErrNoSpace) {
 		err = fmt.Errorf("%w: %w", shm.ErrInvalid, err)
+	}
+	if err == nil {
+		p.guestObjects++
+		p.guestBytes += size
 	}
 	return o.Handle, err
 }

@@ -321,6 +321,44 @@ func TestQueue_createdByGuest(t *testing.T) {
 	require.ErrorContains(t, pr.Err(), "EEXIST", "the name is taken")
 }
 
+// Guests together create at most Config.MaxGuestObjects objects and
+// MaxGuestObjectBytes bytes of them: one more is ENOSPC in the guest, its
+// worker serves on, and the parent's own objects are not held back.
+func TestObjectCreate_guestQuota(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"objects", Config{MaxGuestObjects: 2}},
+		// make-queue asks for a 1 MiB ring: two fit in 2 MiB and 4 KiB
+		// with their headers, a third does not.
+		{"bytes", Config{MaxGuestObjectBytes: 2<<20 + 4096}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := c.cfg
+			cfg.Module, cfg.Workers = modules.IPC, 2
+			p := newTestPool(t, cfg)
+			for _, name := range []string{"q1", "q2"} {
+				pr, out := run(t, p, "make-queue", []byte(name), []byte("1"))
+				join(t, pr)
+				require.NoError(t, pr.Err(), out.String())
+			}
+			pr, out := run(t, p, "make-queue", []byte("q3"), []byte("1"))
+			require.NoError(t, pr.Join(within(t, 10*time.Second)))
+			require.ErrorContains(t, pr.Err(), "ENOSPC", out.String())
+			_, err := p.OpenQueue("q3")
+			require.ErrorIs(t, err, ErrNotFound, "nothing half made")
+			for i := range 10 {
+				_, err := p.NewLock(fmt.Sprintf("parent-%d", i))
+				require.NoError(t, err, "the parent's objects are not counted")
+			}
+			q, err := p.OpenQueue("q2")
+			require.NoError(t, err)
+			require.Equal(t, 2, q.Len())
+		})
+	}
+}
+
 // object_create with edge arguments: each its documented errno, nothing
 // half made, and the worker serves the next call.
 func TestObjectCreate_edgeArguments(t *testing.T) {

@@ -125,6 +125,16 @@ type Config struct {
 	// MaxObjects bounds how many shared objects the pool can hold. 0 means
 	// 4096; at most 65536.
 	MaxObjects int
+	// MaxGuestObjects bounds how many shared objects guests create, all
+	// workers and all their restarts together: objects live as long as
+	// the pool, so a guest that creates them in a loop (or crashes and
+	// starts again) would otherwise fill the table for everyone. One more
+	// fails in the guest with ENOSPC; the parent's own objects are not
+	// counted. 0 means half of MaxObjects.
+	MaxGuestObjects int
+	// MaxGuestObjectBytes bounds the arena bytes those objects take
+	// (a queue's ring, for one), likewise. 0 means half of ArenaSize.
+	MaxGuestObjectBytes int
 	// MaxSegmentSize bounds the size in bytes of one shared-memory segment
 	// (SharedMemory). 0 means 4 GiB.
 	MaxSegmentSize int64
@@ -179,9 +189,14 @@ type Pool struct {
 	// the participant numbers of live worker processes.
 	arena   *shm.Arena
 	objects *shm.Directory
-	segs    *shm.Segments // named shared-memory segments
-	parts   participants
-	locals  atomic.Uint32 // local ids of parent handles
+	// guestObjects and guestBytes count what guests created, against
+	// Config.MaxGuestObjects and MaxGuestObjectBytes; under guestMu.
+	guestMu      sync.Mutex
+	guestObjects int
+	guestBytes   uint64
+	segs         *shm.Segments // named shared-memory segments
+	parts        participants
+	locals       atomic.Uint32 // local ids of parent handles
 	// streams carry each worker slot's calls and results; every process
 	// that fills the slot uses them in turn.
 	streams []slotStreams
@@ -327,8 +342,14 @@ func (cfg *Config) normalize() error {
 	if cfg.MaxObjects == 0 {
 		cfg.MaxObjects = 4096
 	}
-	if cfg.ArenaSize < 0 || cfg.MaxObjects < 0 || cfg.MaxObjects > 1<<16 {
-		return errors.New("pool: ArenaSize or MaxObjects out of range")
+	if cfg.ArenaSize < 0 || cfg.MaxObjects < 0 || cfg.MaxObjects > 1<<16 || cfg.MaxGuestObjects < 0 || cfg.MaxGuestObjectBytes < 0 {
+		return errors.New("pool: ArenaSize, MaxObjects, MaxGuestObjects or MaxGuestObjectBytes out of range")
+	}
+	if cfg.MaxGuestObjects == 0 {
+		cfg.MaxGuestObjects = cfg.MaxObjects / 2
+	}
+	if cfg.MaxGuestObjectBytes == 0 {
+		cfg.MaxGuestObjectBytes = cfg.ArenaSize / 2
 	}
 	if cfg.MaxSegmentSize == 0 {
 		cfg.MaxSegmentSize = 4 << 30

@@ -280,6 +280,10 @@ func (d *Directory) Create(s Spec) (Object, error) {
 	return o, nil
 }
 
+// Size returns the arena bytes an object of this Spec takes, or the error
+// Create would return for an invalid Spec.
+func (s Spec) Size() (uint64, error) { return s.size() }
+
 func (s Spec) size() (uint64, error) {
 	switch s.Kind {
 	case abi.KindQueue, abi.KindPipe:
