@@ -98,6 +98,42 @@ func TestCompile_badModules(t *testing.T) {
 	})
 }
 
+// Load skips the describe instance of Compile, not its checks: a module
+// Compile accepts loads and runs, one it refuses for its imports or
+// exports is refused the same way, and one for another ABI version is
+// refused when an instance starts.
+func TestLoad(t *testing.T) {
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, Config{})
+	require.NoError(t, err)
+	defer rt.Close(ctx)
+	m, err := rt.Load(ctx, readTestdata(t, "testguest.wasm"))
+	require.NoError(t, err)
+	require.Empty(t, m.Functions())
+	in := newTestInstance(t, m, InstanceConfig{})
+	res, err := call(t, in, "echo", []byte("loaded"))
+	require.NoError(t, err)
+	require.Equal(t, "loaded", string(res[0].Payload))
+
+	_, err = rt.Load(ctx, readTestdata(t, "bad/badimport.wasm"))
+	var ie *ImportError
+	require.ErrorAs(t, err, &ie)
+	_, err = rt.Load(ctx, readTestdata(t, "bad/noexports.wasm"))
+	var ee *ExportError
+	require.ErrorAs(t, err, &ee)
+	_, err = rt.Load(ctx, readTestdata(t, "bad/notwasm.wasm"))
+	var ce *CompileError
+	require.ErrorAs(t, err, &ce)
+
+	old, err := rt.Load(ctx, readTestdata(t, "bad/oldabi.wasm"))
+	require.NoError(t, err)
+	defer old.Close(ctx)
+	_, err = old.NewInstance(ctx, InstanceConfig{})
+	var ve *VersionError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, uint32(99), ve.Module)
+}
+
 func TestInstance_calls(t *testing.T) {
 	m := newTestModule(t, Config{})
 	in := newTestInstance(t, m, InstanceConfig{})

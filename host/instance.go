@@ -97,6 +97,11 @@ func (m *Module) NewInstance(ctx context.Context, cfg InstanceConfig) (*Instance
 		return nil, in.classify(abi.ExportVersion, err)
 	}
 	in.version = uint32(res[0])
+	if in.version != abi.Version {
+		mod.Close(ctx)
+		in.release()
+		return nil, &VersionError{Module: in.version, Host: abi.Version}
+	}
 	in.call = mod.ExportedFunction(abi.ExportCall)
 	return in, nil
 }

@@ -158,14 +158,14 @@ func serve(conn net.Conn, cookie string) int {
 	}
 	var mod *host.Module
 	if err == nil {
-		mod, err = rt.Compile(ctx, init.Wasm)
+		mod, err = rt.Load(ctx, init.Wasm) // the parent checked these bytes
 	}
 	mods := map[string]*host.Module{"": mod}
 	for name, wasm := range init.Modules {
 		if err != nil {
 			break
 		}
-		if mods[name], err = rt.Compile(ctx, wasm); err != nil {
+		if mods[name], err = rt.Load(ctx, wasm); err != nil {
 			err = fmt.Errorf("module %q: %w", name, err)
 		}
 	}
