@@ -17,7 +17,6 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/pool"
-	"golang.org/x/sys/unix"
 )
 
 // batchSize is how many input lines run calls Map with at once: big enough
@@ -261,8 +260,7 @@ type progress struct {
 func newProgress(w io.Writer, enabled bool) *progress {
 	p := &progress{w: w, start: time.Now()}
 	if f, ok := w.(*os.File); ok && enabled {
-		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		p.on = err == nil
+		p.on = isTerminal(f)
 	}
 	return p
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -433,7 +434,7 @@ func (r *run) killer() {
 		r.seen[victim] = true
 		r.mu.Unlock()
 		killed := time.Now()
-		if syscall.Kill(victim, syscall.SIGKILL) != nil {
+		if proc, err := os.FindProcess(victim); err != nil || proc.Kill() != nil {
 			continue
 		}
 		r.kills.Add(1)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package probe is test support: imported by a test binary that becomes a
 // worker, it makes the worker try, from host-side code once hardened, what
 // a compromised worker would (exec, sockets), and write each outcome to

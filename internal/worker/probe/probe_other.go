@@ -1,0 +1,7 @@
+//go:build !linux
+
+package probe
+
+// Env is the environment variable that turns the probe on; outside Linux
+// there are no workers to probe.
+const Env = "WASMPOOL_TEST_PROBE"
