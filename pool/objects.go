@@ -206,6 +206,7 @@ func (p *Pool) createForGuest(s shm.Spec) (shm.Handle, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", shm.ErrInvalid, err)
 	}
+	size += 64 // the most alignment an object costs
 	// The quota is held while the object is made, so that concurrent
 	// creates cannot pass it together.
 	p.guestMu.Lock()

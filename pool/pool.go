@@ -130,10 +130,12 @@ type Config struct {
 	// the pool, so a guest that creates them in a loop (or crashes and
 	// starts again) would otherwise fill the table for everyone. One more
 	// fails in the guest with ENOSPC; the parent's own objects are not
-	// counted. 0 means half of MaxObjects.
+	// counted. 0 means half of MaxObjects (at least 1); -1 means guests
+	// create none.
 	MaxGuestObjects int
 	// MaxGuestObjectBytes bounds the arena bytes those objects take
-	// (a queue's ring, for one), likewise. 0 means half of ArenaSize.
+	// (a queue's ring, for one, and 64 bytes of alignment each),
+	// likewise. 0 means half of ArenaSize.
 	MaxGuestObjectBytes int
 	// MaxSegmentSize bounds the size in bytes of one shared-memory segment
 	// (SharedMemory). 0 means 4 GiB.
@@ -342,11 +344,14 @@ func (cfg *Config) normalize() error {
 	if cfg.MaxObjects == 0 {
 		cfg.MaxObjects = 4096
 	}
-	if cfg.ArenaSize < 0 || cfg.MaxObjects < 0 || cfg.MaxObjects > 1<<16 || cfg.MaxGuestObjects < 0 || cfg.MaxGuestObjectBytes < 0 {
+	if cfg.ArenaSize < 0 || cfg.MaxObjects < 0 || cfg.MaxObjects > 1<<16 || cfg.MaxGuestObjects < -1 || cfg.MaxGuestObjectBytes < 0 {
 		return errors.New("pool: ArenaSize, MaxObjects, MaxGuestObjects or MaxGuestObjectBytes out of range")
 	}
-	if cfg.MaxGuestObjects == 0 {
-		cfg.MaxGuestObjects = cfg.MaxObjects / 2
+	switch cfg.MaxGuestObjects {
+	case 0:
+		cfg.MaxGuestObjects = max(cfg.MaxObjects/2, 1)
+	case -1:
+		cfg.MaxGuestObjects = 0
 	}
 	if cfg.MaxGuestObjectBytes == 0 {
 		cfg.MaxGuestObjectBytes = cfg.ArenaSize / 2

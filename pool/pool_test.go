@@ -543,6 +543,34 @@ func TestOutput(t *testing.T) {
 	require.Equal(t, []string{`print 1 debug "out: x\n"`, `print 2 debug "err: x\n"`, `print 3 info "log: x"`}, got)
 }
 
+// Close ends a worker that stopped reading its calls while the pool was
+// sending it more than its calls ring holds: the sender blocked on the
+// full ring must not hold Close up.
+func TestClose_workerStoppedReading(t *testing.T) {
+	p := newTestPool(t, Config{Workers: 1})
+	pid := p.PIDs()[0]
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	big := bytes.Repeat([]byte("x"), 200<<10)
+	var fs []*Future
+	for range 3 { // 600 KiB of calls against a 256 KiB ring
+		fs = append(fs, p.Submit(context.Background(), "echo", big))
+	}
+	time.Sleep(100 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatal("Close hung on a worker that stopped reading")
+	}
+	for _, f := range fs {
+		_, err := f.Wait(context.Background())
+		require.ErrorIs(t, err, ErrClosed)
+	}
+	require.False(t, leakcheck.Alive(pid), "the stopped worker outlived Close")
+}
+
 func TestClose(t *testing.T) {
 	// One worker, so the second call is stuck behind the runaway.
 	p := newTestPool(t, Config{Workers: 1})

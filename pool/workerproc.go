@@ -45,6 +45,11 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
+// deathGrace is how long readLoop waits, after a worker's results stream
+// ends, for the worker's death to be noticed before it ends the worker as
+// one that closed or broke the stream itself.
+const deathGrace = time.Second
+
 // streamRing is the ring size of each stream between the parent and a
 // worker; see RATIONALE.md, "Why do calls and results travel through
 // shared memory?".
@@ -272,14 +277,21 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 	if hello.Err != nil {
 		return errors.New(hello.Err.Message)
 	}
+	// The socket becomes the streams' bell: no deadline may be left on
+	// it, so StartTimeout's callback must not run after this.
+	if !stop() {
+		return fmt.Errorf("no handshake within %v: %w", w.p.cfg.StartTimeout, context.DeadlineExceeded)
+	}
 	w.conn.SetDeadline(time.Time{})
 	return nil
 }
 
 // expectsAnswer says whether the results reader should spin: while the
-// worker runs no more task calls than it has instances for, a caller is
-// likely waiting on the answer and it comes within microseconds; with
-// calls prefetched or none at all, sleeping leaves the CPU to the workers.
+// worker holds no more task calls than it has instances for (none
+// included: a caller that just had its answer often sends the next call
+// at once), a caller is likely waiting and the answer comes within
+// microseconds; with calls prefetched, sleeping leaves the CPU to the
+// workers.
 func (w *workerProc) expectsAnswer() bool {
 	w.mu.Lock()
 	n := len(w.inflight) - int(w.procs.Load())
@@ -405,7 +417,7 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			if !w.exiting.Load() {
 				select {
 				case <-w.exitingCh:
-				case <-time.After(time.Second):
+				case <-time.After(deathGrace):
 					w.kill("broke the control protocol: "+err.Error(), false)
 				}
 			}
@@ -565,12 +577,15 @@ func (w *workerProc) stop(grace time.Duration) {
 		w.killReason = "the pool was closed"
 	}
 	w.mu.Unlock()
-	w.w.Close()
+	// The stream first: a sender blocked on a full calls ring (a worker
+	// that stopped reading) holds the writer's lock until the ring is
+	// closed, and w.w.Close waits for that lock.
 	w.streamMu.Lock()
 	if !w.exiting.Load() {
 		w.callsTo.Close()
 	}
 	w.streamMu.Unlock()
+	w.w.Close()
 	w.conn.(*net.UnixConn).CloseWrite()
 	select {
 	case <-w.exited:

@@ -434,7 +434,13 @@ func (r *run) killer() {
 		r.seen[victim] = true
 		r.mu.Unlock()
 		killed := time.Now()
-		if proc, err := os.FindProcess(victim); err != nil || proc.Kill() != nil {
+		proc, err := os.FindProcess(victim)
+		if err != nil {
+			continue
+		}
+		err = proc.Kill()
+		proc.Release()
+		if err != nil {
 			continue
 		}
 		r.kills.Add(1)

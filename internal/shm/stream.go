@@ -16,10 +16,11 @@ type Region struct {
 }
 
 // Reserve allocates a region for a Stream whose ring holds at least ring
-// bytes. Like every allocation it lasts until the arena is closed.
+// bytes. Like every allocation it lasts until the arena is closed. Errors:
+// ErrInvalid for a ring outside MinRing..MaxRing, ErrNoSpace.
 func (d *Directory) Reserve(ring int) (Region, error) {
 	if ring < MinRing || ring > MaxRing {
-		return Region{}, fmt.Errorf("shm: stream ring %d outside %d..%d", ring, MinRing, MaxRing)
+		return Region{}, fmt.Errorf("%w: stream ring %d outside %d..%d", ErrInvalid, ring, MinRing, MaxRing)
 	}
 	size, _ := QueueSize(ring)
 	d.mu.Lock()
@@ -53,7 +54,8 @@ func StreamSize(ring int) uint64 {
 //
 // A Stream is not safe for concurrent use: one goroutine (or a caller
 // holding a lock) writes, one reads. Close may be called from anywhere,
-// by either side.
+// by either side. Set Spin and the bell before first use. A Stream must
+// not be copied.
 type Stream struct {
 	q   Queue
 	tok Token
@@ -129,20 +131,20 @@ func (s *Stream) Reset() {
 		h[i] = 0
 	}
 	s.q.init(uint32(len(s.q.ring)/4), streamPiece(len(s.q.ring)))
-	s.buf, s.rest = nil, nil
+	s.buf, s.rest, s.ended = nil, nil, false
 }
 
 // Write puts p on the stream, blocking while the ring is full. It returns
 // ErrClosed, wrapped, once the stream is closed, and ErrCorrupt for a ring
 // the other side has broken; len(p) otherwise.
 func (s *Stream) Write(p []byte) (int, error) {
-	max := s.q.maxMsg()
-	if max <= 0 {
-		return 0, ErrCorrupt
+	piece := s.q.maxMsg()
+	if piece <= 0 {
+		return 0, fmt.Errorf("shm: stream write: %w", ErrCorrupt)
 	}
 	var pieces [][]byte
 	for rest := p; len(rest) > 0; {
-		n := min(len(rest), max)
+		n := min(len(rest), piece)
 		pieces = append(pieces, rest[:n])
 		rest = rest[n:]
 	}
@@ -158,12 +160,12 @@ func (s *Stream) Write(p []byte) (int, error) {
 		n, err = s.q.Put(s.tok, wt, pieces[done:]...)
 		done += n
 		if n > 0 {
-			s.ring()
+			s.wake()
 		}
 		if err == ErrWouldBlock {
 			n, err = s.q.Put(s.tok, Forever, pieces[done])
 			done += n
-			s.ring()
+			s.wake()
 		}
 	}
 	if err != nil {
@@ -262,16 +264,26 @@ func (s *Stream) sleep() {
 	}
 }
 
-// ring wakes the reader if it sleeps on the bell.
-func (s *Stream) ring() {
-	if s.bell != nil && !s.reads && atomic.CompareAndSwapUint32(s.q.w32(qBellSleeper), 1, 0) {
-		s.bell.Write(s.ding[:])
+// wake rings the bell if the reader sleeps on it. It loads the flag
+// before it swaps it, so that a writer whose reader is awake leaves the
+// flag's cache line shared. A bell that cannot be rung (the other process
+// is gone) closes the stream: a reader that slept through it then drains
+// what is there and gets io.EOF instead of sleeping on.
+func (s *Stream) wake() {
+	flag := s.q.w32(qBellSleeper)
+	if s.bell == nil || s.reads || atomic.LoadUint32(flag) != 1 || !atomic.CompareAndSwapUint32(flag, 1, 0) {
+		return
+	}
+	if _, err := s.bell.Write(s.ding[:]); err != nil {
+		s.q.Close()
 	}
 }
 
 // Close ends the stream for both sides: Write fails, Read returns what
 // is left and then io.EOF, and a side blocked in either wakes. Close on
-// the reading end with a Bell also ends that Bell's reads.
+// the reading end with a Bell also ends that Bell's reads. It is
+// idempotent (a second Close may ring the bell once more, which only
+// wakes the reader to find the stream closed) and returns nil.
 func (s *Stream) Close() error {
 	s.q.Close()
 	if s.bell != nil {
@@ -279,7 +291,7 @@ func (s *Stream) Close() error {
 			s.bell.SetReadDeadline(time.Now())
 		} else {
 			atomic.StoreUint32(s.q.w32(qBellSleeper), 1)
-			s.ring()
+			s.wake()
 		}
 	}
 	return nil
