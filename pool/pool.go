@@ -119,8 +119,6 @@ type Config struct {
 	// ArenaSize is the size in bytes of the shared memory that holds the
 	// pool's queues, pipes, locks and other shared objects, reserved when
 	// the pool starts (pages are only used once touched). 0 means 64 MiB.
-	// The pool adds to it the streams that carry task calls and results,
-	// 512 KiB per worker.
 	ArenaSize int
 	// MaxObjects bounds how many shared objects the pool can hold. 0 means
 	// 4096; at most 65536.
@@ -199,9 +197,6 @@ type Pool struct {
 	segs         *shm.Segments // named shared-memory segments
 	parts        participants
 	locals       atomic.Uint32 // local ids of parent handles
-	// streams carry each worker slot's calls and results; every process
-	// that fills the slot uses them in turn.
-	streams []slotStreams
 
 	// live is a copy of workers that feeders read without taking mu
 	// (they run under the task queue's lock; see accepts).
@@ -248,15 +243,10 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		}
 		p.functions[f.Name] = f.Kind
 	}
-	extra := uint64(cfg.Workers) * 2 * shm.StreamSize(streamRing)
-	if p.arena, err = shm.Create(cfg.ArenaSize+int(extra), cfg.MaxObjects); err != nil {
+	if p.arena, err = shm.Create(cfg.ArenaSize, cfg.MaxObjects); err != nil {
 		return nil, err
 	}
 	p.objects = shm.NewDirectory(p.arena)
-	if p.streams, err = p.reserveStreams(); err != nil {
-		p.arena.Close()
-		return nil, err
-	}
 	p.segs = shm.NewSegments(cfg.MaxSegmentSize, cfg.MaxSegments)
 	p.segs.LimitTotal(cfg.MaxSegmentBytes)
 	if p.spawn, err = newSpawner(); err != nil {

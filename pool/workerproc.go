@@ -55,26 +55,24 @@ const deathGrace = time.Second
 // shared memory?".
 const streamRing = 256 << 10
 
-// slotStreams are the regions of one worker slot's two streams: calls
-// (Call and Cancel frames) to the worker, results (Result and Log frames)
-// from it. Each process that fills the slot opens its own views of them.
-type slotStreams struct {
-	calls, results shm.Region
-}
-
-// reserveStreams reserves the streams of every worker slot.
-func (p *Pool) reserveStreams() ([]slotStreams, error) {
-	ss := make([]slotStreams, p.cfg.Workers)
-	for i := range ss {
-		var err error
-		if ss[i].calls, err = p.objects.Reserve(streamRing); err != nil {
-			return nil, err
-		}
-		if ss[i].results, err = p.objects.Reserve(streamRing); err != nil {
-			return nil, err
-		}
+// newStreams makes the two streams of one worker process in a small
+// sealed memfd of their own (an shm arena with no objects), passed to that
+// worker only: calls (Call and Cancel frames) to it, results (Result and
+// Log frames) from it. Another worker cannot reach them, whatever it does
+// to the arena all workers share.
+func (p *Pool) newStreams() (a *shm.Arena, calls, results shm.Region, err error) {
+	if a, err = shm.Create(int(2*shm.StreamSize(streamRing))+64<<10, 1); err != nil {
+		return nil, calls, results, err
 	}
-	return ss, nil
+	d := shm.NewDirectory(a)
+	if calls, err = d.Reserve(streamRing); err == nil {
+		results, err = d.Reserve(streamRing)
+	}
+	if err != nil {
+		a.Close()
+		return nil, calls, results, err
+	}
+	return a, calls, results, nil
 }
 
 // workerProc is the parent's side of one worker process, from start to
@@ -87,9 +85,11 @@ type workerProc struct {
 	pid   int
 	cmd   *exec.Cmd
 	conn  net.Conn
-	// streams are the slot's regions; callsTo and resultsFrom are this
-	// process's views of them, and w writes frames to callsTo.
-	streams              *slotStreams
+	// streams holds the two streams of this process (see newStreams);
+	// calls and results are their regions, callsTo and resultsFrom the
+	// parent's ends, and w writes frames to callsTo.
+	streams              *shm.Arena
+	calls, results       shm.Region
 	callsTo, resultsFrom *shm.Stream
 	// streamMu orders stop's Close of callsTo before waitExit's end of
 	// the streams: once exiting is set, the next process of the slot may
@@ -151,19 +151,25 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		read:      make(chan struct{}),
 		exitingCh: make(chan struct{}),
 		inflight:  map[uint64]*task{},
-		streams:   &p.streams[slot],
 	}
-	// The slot's previous process is dead and every goroutine that used
-	// its streams has finished (its exited channel is closed).
-	if w.callsTo, err = shm.StreamAt(p.arena, w.streams.calls, p.newLocal()); err == nil {
-		w.resultsFrom, err = shm.StreamAt(p.arena, w.streams.results, p.newLocal())
+	if w.streams, w.calls, w.results, err = p.newStreams(); err == nil {
+		if w.callsTo, err = shm.StreamAt(w.streams, w.calls, p.newLocal()); err == nil {
+			w.resultsFrom, err = shm.StreamAt(w.streams, w.results, p.newLocal())
+		}
+		if err != nil {
+			w.streams.Close()
+		}
 	}
 	if err != nil {
 		parentEnd.Close()
 		return nil, &StartError{Worker: slot, Err: err}
 	}
-	w.callsTo.Reset()
-	w.resultsFrom.Reset()
+	started := false
+	defer func() {
+		if !started {
+			w.streams.Close()
+		}
+	}()
 	w.cmd = exec.Command(exe)
 	w.cmd.Env = append(os.Environ(), worker.EnvCookie+"="+strconv.Itoa(os.Getpid())+":"+cookie)
 	part, err := p.parts.take()
@@ -186,8 +192,9 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		p.parts.give(part)
 		return nil, &StartError{Worker: slot, Err: err}
 	}
-	// fd 3 = worker.ControlFD, fd 4 = worker.ArenaFD, fd 5 = worker.SegmentsFD
-	w.cmd.ExtraFiles = []*os.File{childEnd, p.arena.File(), segChild}
+	// fd 3 = worker.ControlFD, fd 4 = worker.ArenaFD, fd 5 =
+	// worker.SegmentsFD, fd 6 = worker.StreamsFD
+	w.cmd.ExtraFiles = []*os.File{childEnd, p.arena.File(), segChild, w.streams.File()}
 	w.cmd.Stderr = w.stderr
 	w.cmd.WaitDelay = time.Second
 	if err := p.spawn.start(w.cmd); err != nil {
@@ -231,6 +238,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	go w.waitExit()
 	go w.readLoop(wire.NewReader(w.resultsFrom, p.cfg.MaxMessageSize+wire.Overhead))
 	go w.feed()
+	started = true
 	return w, nil
 }
 
@@ -249,8 +257,8 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 		Modules:          cfg.Modules,
 		Concurrency:      cfg.Concurrency,
 		Participant:      w.part,
-		Calls:            w.streams.calls,
-		Results:          w.streams.results,
+		Calls:            w.calls,
+		Results:          w.results,
 	})
 	if err != nil {
 		return err
@@ -616,6 +624,9 @@ func (w *workerProc) waitExit() {
 	w.resultsFrom.Close()
 	<-w.read
 	w.w.Close()
+	// Nothing reads or writes the streams any more: stop leaves them
+	// alone once exiting is set, and every sender goes through w.w.
+	w.streams.Close()
 	w.mu.Lock()
 	w.dead = true
 	held := w.inflight

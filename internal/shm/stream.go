@@ -123,8 +123,8 @@ func StreamAt(a *Arena, r Region, tok Token) (*Stream, error) {
 func streamPiece(ring int) uint32 { return uint32(ring / 4) }
 
 // Reset empties the stream and opens it again after Close. Nobody may use
-// the stream meanwhile: the parent resets a worker's streams only after
-// that worker has died and before the next one starts.
+// the stream meanwhile, in any process. (The pool gives every worker
+// process streams of its own instead of resetting a dead one's.)
 func (s *Stream) Reset() {
 	h := s.q.a.mem[s.q.off : s.q.off+qHeader]
 	for i := range h {

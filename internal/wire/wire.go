@@ -65,8 +65,9 @@ type Init struct {
 	// Modules are further modules by name; a call names their functions
 	// "name/function".
 	Modules map[string][]byte `cbor:"12,keyasint,omitempty"`
-	// Calls and Results are the arena regions of the two streams that
-	// carry every frame after Hello: Call and Cancel frames to the worker,
+	// Calls and Results are the regions, in the worker's own streams
+	// memfd (worker.StreamsFD), of the two streams that carry every frame
+	// after Hello: Call and Cancel frames to the worker,
 	// Result and Log frames from it. The socket then only carries the
 	// streams' wake-up bytes (shm.Bell) and tells each side that the
 	// other has gone.

@@ -43,6 +43,10 @@ var AfterHarden func()
 // shm.RequestPair), when Init names a participant.
 const SegmentsFD = 5
 
+// StreamsFD is the sealed memfd of this worker's two streams (Init's Calls
+// and Results regions are in it), which no other worker has.
+const StreamsFD = 6
+
 // Exit codes of a worker process.
 const (
 	ExitOK        = 0  // the parent closed the control channel
@@ -73,7 +77,7 @@ func Main() int {
 	// Before any descriptor of ours is opened or duplicated: close what
 	// the parent leaked to us by accident (a descriptor without
 	// close-on-exec).
-	harden.CloseInherited(ControlFD, ArenaFD, SegmentsFD)
+	harden.CloseInherited(ControlFD, ArenaFD, SegmentsFD, StreamsFD)
 	f := os.NewFile(ControlFD, "wasmpool-control")
 	conn, err := net.FileConn(f)
 	f.Close()
@@ -148,8 +152,13 @@ func serve(conn net.Conn, cookie string) int {
 	if err == nil {
 		// Local id 0 is never an instance's (host.Runtime skips it).
 		tok := shm.MakeToken(init.Participant, 0)
-		if calls, err = shm.StreamAt(cfg.Arena, init.Calls, tok); err == nil {
-			results, err = shm.StreamAt(cfg.Arena, init.Results, tok)
+		var streams *shm.Arena
+		// Never unmapped: executors may still write results while serve
+		// returns, and the mapping ends with the process.
+		if streams, err = shm.Map(os.NewFile(StreamsFD, "wasmpool-streams")); err == nil {
+			if calls, err = shm.StreamAt(streams, init.Calls, tok); err == nil {
+				results, err = shm.StreamAt(streams, init.Results, tok)
+			}
 		}
 	}
 	var rt *host.Runtime
