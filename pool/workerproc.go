@@ -419,15 +419,19 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 		if err != nil {
 			// The stream ends when waitExit closes it, or when the
 			// worker's end of the socket closes, which is how its death
-			// usually shows first (then waitExit follows). A worker
-			// that is not dead a second later closed or broke the
-			// stream itself, and is ended.
-			if !w.exiting.Load() {
+			// usually shows first (then waitExit follows): a worker not
+			// dead deathGrace later closed the stream itself. A stream
+			// that has not ended was broken by a live worker.
+			switch {
+			case w.exiting.Load():
+			case w.resultsFrom.Ended():
 				select {
 				case <-w.exitingCh:
 				case <-time.After(deathGrace):
 					w.kill("broke the control protocol: "+err.Error(), false)
 				}
+			default:
+				w.kill("broke the control protocol: "+err.Error(), false)
 			}
 			return
 		}

@@ -297,5 +297,9 @@ func (s *Stream) Close() error {
 	return nil
 }
 
+// Ended reports whether the stream has ended for its reader: Close was
+// called on either side, or the reader's bell reported the writer gone.
+func (s *Stream) Ended() bool { return s.ended || s.Closed() }
+
 // Closed reports whether Close was called on either side.
 func (s *Stream) Closed() bool { return atomic.LoadUint32(s.q.w32(qClosed)) != 0 }

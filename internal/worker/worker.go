@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -38,6 +39,11 @@ const ArenaFD = 4
 // answers Hello. Tests set it (from an init function that runs before the
 // worker starts) to try, from host-side code, what the hardening forbids.
 var AfterHarden func()
+
+// AfterHello, if set, runs in the worker once it has answered Hello, with
+// the stream its frames to the parent go through. Tests set it (as they
+// set AfterHarden) to play a worker whose host side breaks the protocol.
+var AfterHello func(results io.Writer)
 
 // SegmentsFD is the worker's end of the segment socket (see
 // shm.RequestPair), when Init names a participant.
@@ -212,6 +218,9 @@ func serve(conn net.Conn, cookie string) int {
 	// of it does.
 	calls.SetBell(conn, true)
 	results.SetBell(conn, false)
+	if AfterHello != nil {
+		AfterHello(results)
+	}
 	rw := wire.NewWriter(results)
 	defer rw.Close()
 	r = wire.NewReader(calls, init.MaxMessageSize+wire.Overhead)

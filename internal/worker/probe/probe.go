@@ -10,6 +10,7 @@ package probe
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -21,7 +22,18 @@ import (
 // Env is the environment variable that turns the probe on.
 const Env = "WASMPOOL_TEST_PROBE"
 
+// Garble is the value of Env that makes every worker write a frame of an
+// unknown type to the parent right after Hello, as a worker whose host
+// side went wrong would.
+const Garble = "garble"
+
 func init() {
+	if os.Getenv(Env) == Garble {
+		worker.AfterHello = func(results io.Writer) {
+			results.Write([]byte{5, 0, 0, 0, 99, 1, 2, 3, 4})
+		}
+		return
+	}
 	if os.Getenv(Env) != "1" {
 		return
 	}

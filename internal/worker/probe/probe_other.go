@@ -5,3 +5,6 @@ package probe
 // Env is the environment variable that turns the probe on; outside Linux
 // there are no workers to probe.
 const Env = "WASMPOOL_TEST_PROBE"
+
+// Garble is the value of Env that makes workers break the protocol.
+const Garble = "garble"
