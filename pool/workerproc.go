@@ -92,20 +92,20 @@ type workerProc struct {
 	calls, results       shm.Region
 	callsTo, resultsFrom *shm.Stream
 	// streamMu orders stop's Close of callsTo before waitExit's end of
-	// the streams: once exiting is set, the next process of the slot may
-	// reset them, and this one must not touch them.
+	// the streams: once exiting is closed, waitExit unmaps them and
+	// nothing may touch them.
 	streamMu sync.Mutex
 	w        *wire.Writer
 	// read is closed when readLoop has read the last frame the process
-	// wrote; exiting is set when waitExit ends the results stream.
-	read      chan struct{}
-	exiting   atomic.Bool
-	exitingCh chan struct{} // closed when exiting is set
-	stderr    *tailBuffer
-	slots     chan struct{} // room for task calls: Concurrency + Prefetch
-	freed     chan struct{} // signalled when a task call leaves slots
-	gone      chan struct{} // closed when the worker is found dead
-	exited    chan struct{} // closed when its calls have been settled
+	// wrote; exiting is closed, under streamMu, when waitExit ends the
+	// streams.
+	read    chan struct{}
+	exiting chan struct{}
+	stderr  *tailBuffer
+	slots   chan struct{} // room for task calls: Concurrency + Prefetch
+	freed   chan struct{} // signalled when a task call leaves slots
+	gone    chan struct{} // closed when the worker is found dead
+	exited  chan struct{} // closed when its calls have been settled
 	// retired is closed when the worker has run Config.MaxTasksPerWorker
 	// task calls: it takes no more, and ends once it holds none.
 	retired    chan struct{}
@@ -140,17 +140,17 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	rand.Read(c[:])
 	cookie := hex.EncodeToString(c[:])
 	w := &workerProc{
-		p:         p,
-		slot:      slot,
-		stderr:    &tailBuffer{max: 4096},
-		slots:     make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
-		freed:     make(chan struct{}, 1),
-		gone:      make(chan struct{}),
-		retired:   make(chan struct{}),
-		exited:    make(chan struct{}),
-		read:      make(chan struct{}),
-		exitingCh: make(chan struct{}),
-		inflight:  map[uint64]*task{},
+		p:        p,
+		slot:     slot,
+		stderr:   &tailBuffer{max: 4096},
+		slots:    make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
+		freed:    make(chan struct{}, 1),
+		gone:     make(chan struct{}),
+		retired:  make(chan struct{}),
+		exited:   make(chan struct{}),
+		read:     make(chan struct{}),
+		exiting:  make(chan struct{}),
+		inflight: map[uint64]*task{},
 	}
 	if w.streams, w.calls, w.results, err = p.newStreams(); err == nil {
 		if w.callsTo, err = shm.StreamAt(w.streams, w.calls, p.newLocal()); err == nil {
@@ -307,6 +307,16 @@ func (w *workerProc) expectsAnswer() bool {
 	return n <= w.p.cfg.Concurrency
 }
 
+// isExiting reports whether waitExit has begun to end the streams.
+func (w *workerProc) isExiting() bool {
+	select {
+	case <-w.exiting:
+		return true
+	default:
+		return false
+	}
+}
+
 func (w *workerProc) isDead() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -423,10 +433,10 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			// dead deathGrace later closed the stream itself. A stream
 			// that has not ended was broken by a live worker.
 			switch {
-			case w.exiting.Load():
+			case w.isExiting():
 			case w.resultsFrom.Ended():
 				select {
-				case <-w.exitingCh:
+				case <-w.exiting:
 				case <-time.After(deathGrace):
 					w.kill("broke the control protocol: "+err.Error(), false)
 				}
@@ -593,7 +603,7 @@ func (w *workerProc) stop(grace time.Duration) {
 	// that stopped reading) holds the writer's lock until the ring is
 	// closed, and w.w.Close waits for that lock.
 	w.streamMu.Lock()
-	if !w.exiting.Load() {
+	if !w.isExiting() {
 		w.callsTo.Close()
 	}
 	w.streamMu.Unlock()
@@ -621,15 +631,14 @@ func (w *workerProc) waitExit() {
 	// ends readLoop once it has read what the process wrote: results
 	// that made it out before the process died count.
 	w.streamMu.Lock()
-	w.exiting.Store(true)
+	close(w.exiting)
 	w.streamMu.Unlock()
-	close(w.exitingCh)
 	w.callsTo.Close()
 	w.resultsFrom.Close()
 	<-w.read
 	w.w.Close()
 	// Nothing reads or writes the streams any more: stop leaves them
-	// alone once exiting is set, and every sender goes through w.w.
+	// alone once exiting is closed, and every sender goes through w.w.
 	w.streams.Close()
 	w.mu.Lock()
 	w.dead = true

@@ -7,10 +7,9 @@ import (
 	"time"
 )
 
-// Region is a stretch of the arena that no table entry names: guests, who
-// reach arena objects only through the table, cannot open it. The parent
-// reserves regions for its own channels to each worker and tells the
-// worker where they are.
+// Region is a stretch of an arena that no table entry names, reserved for
+// a Stream. The pool reserves a worker's two streams in an arena of their
+// own and tells the worker where they are.
 type Region struct {
 	Off, Size uint64
 }
@@ -25,18 +24,21 @@ func (d *Directory) Reserve(ring int) (Region, error) {
 	size, _ := QueueSize(ring)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	off := (d.next + objAlign - 1) &^ (objAlign - 1)
-	if off > uint64(len(d.a.mem)) || size > uint64(len(d.a.mem))-off {
+	off, ok := d.alloc(size)
+	if !ok {
 		return Region{}, ErrNoSpace
 	}
-	d.next = off + size
 	q, err := queueAt(d.a, off, size)
 	if err != nil {
 		return Region{}, err
 	}
-	q.init(uint32(len(q.ring)/4), streamPiece(len(q.ring)))
+	initStream(q)
 	return Region{Off: off, Size: size}, nil
 }
+
+// initStream sets a stream's queue limits: a message per 4 bytes of ring
+// at most, and pieces of streamPiece.
+func initStream(q Queue) { q.init(uint32(len(q.ring)/4), streamPiece(len(q.ring))) }
 
 // StreamSize returns the arena bytes Reserve takes for a ring of ring
 // bytes, so that the arena can be sized to hold them.
@@ -130,7 +132,7 @@ func (s *Stream) Reset() {
 	for i := range h {
 		h[i] = 0
 	}
-	s.q.init(uint32(len(s.q.ring)/4), streamPiece(len(s.q.ring)))
+	initStream(s.q)
 	s.buf, s.rest, s.ended = nil, nil, false
 }
 
@@ -302,4 +304,4 @@ func (s *Stream) Close() error {
 func (s *Stream) Ended() bool { return s.ended || s.Closed() }
 
 // Closed reports whether Close was called on either side.
-func (s *Stream) Closed() bool { return atomic.LoadUint32(s.q.w32(qClosed)) != 0 }
+func (s *Stream) Closed() bool { return s.q.Closed() }

@@ -256,11 +256,13 @@ func (d *Directory) Create(s Spec) (Object, error) {
 	if s.Name != "" && d.names[s.Name] {
 		return Object{}, ErrExists
 	}
-	off := (d.next + objAlign - 1) &^ (objAlign - 1)
-	if d.slot >= d.a.slots() || off > uint64(len(d.a.mem)) || size > uint64(len(d.a.mem))-off {
+	if d.slot >= d.a.slots() {
 		return Object{}, ErrNoSpace
 	}
-	d.next = off + size
+	off, ok := d.alloc(size)
+	if !ok {
+		return Object{}, ErrNoSpace
+	}
 	i := d.slot
 	d.slot++
 	if s.Name != "" {
@@ -283,6 +285,17 @@ func (d *Directory) Create(s Spec) (Object, error) {
 // Size returns the arena bytes an object of this Spec takes, or the error
 // Create would return for an invalid Spec.
 func (s Spec) Size() (uint64, error) { return s.size() }
+
+// alloc takes size bytes, aligned, from the data region; the caller holds
+// d.mu. It reports false when they do not fit.
+func (d *Directory) alloc(size uint64) (uint64, bool) {
+	off := (d.next + objAlign - 1) &^ (objAlign - 1)
+	if off > uint64(len(d.a.mem)) || size > uint64(len(d.a.mem))-off {
+		return 0, false
+	}
+	d.next = off + size
+	return off, true
+}
 
 func (s Spec) size() (uint64, error) {
 	switch s.Kind {
