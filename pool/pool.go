@@ -195,8 +195,13 @@ type Pool struct {
 	guestObjects int
 	guestBytes   uint64
 	segs         *shm.Segments // named shared-memory segments
-	parts        participants
-	locals       atomic.Uint32 // local ids of parent handles
+	// code is a sealed memfd holding every module, inherited by each
+	// worker; codeMain and codeMods are their regions in it.
+	code     *os.File
+	codeMain shm.Region
+	codeMods map[string]shm.Region
+	parts    participants
+	locals   atomic.Uint32 // local ids of parent handles
 
 	// live is a copy of workers that feeders read without taking mu
 	// (they run under the task queue's lock; see accepts).
@@ -222,28 +227,21 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, done: make(chan struct{})}
 	p.queue.init()
-	fns, err := p.validate(ctx, cfg.Module)
+	// The workers' copy of the modules is made while they are checked.
+	made := make(chan error, 1)
+	go func() { made <- p.makeCode() }()
+	err := p.describe(ctx)
+	if merr := <-made; err == nil {
+		err = merr
+	}
 	if err != nil {
+		if p.code != nil {
+			p.code.Close()
+		}
 		return nil, err
 	}
-	for _, name := range slices.Sorted(maps.Keys(cfg.Modules)) {
-		more, err := p.validate(ctx, cfg.Modules[name])
-		if err != nil {
-			return nil, fmt.Errorf("pool: module %q: %w", name, err)
-		}
-		for _, f := range more {
-			fns = append(fns, abi.Function{Name: name + "/" + f.Name, Kind: f.Kind})
-		}
-	}
-	p.fnList = fns
-	p.functions = make(map[string]abi.FuncKind, len(fns))
-	for _, f := range fns {
-		if _, dup := p.functions[f.Name]; dup {
-			return nil, fmt.Errorf("pool: two functions are named %q (Config.Modules names meet a function name with a '/')", f.Name)
-		}
-		p.functions[f.Name] = f.Kind
-	}
 	if p.arena, err = shm.Create(cfg.ArenaSize, cfg.MaxObjects); err != nil {
+		p.code.Close()
 		return nil, err
 	}
 	p.objects = shm.NewDirectory(p.arena)
@@ -251,6 +249,7 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	p.segs.LimitTotal(cfg.MaxSegmentBytes)
 	if p.spawn, err = newSpawner(); err != nil {
 		p.arena.Close()
+		p.code.Close()
 		return nil, err
 	}
 	p.workers = make([]*workerProc, cfg.Workers)
@@ -289,6 +288,32 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		go p.watchMemory()
 	}
 	return p, nil
+}
+
+// describe checks every module and fills p.fnList and p.functions.
+func (p *Pool) describe(ctx context.Context) error {
+	fns, err := p.validate(ctx, p.cfg.Module)
+	if err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(p.cfg.Modules)) {
+		more, err := p.validate(ctx, p.cfg.Modules[name])
+		if err != nil {
+			return fmt.Errorf("pool: module %q: %w", name, err)
+		}
+		for _, f := range more {
+			fns = append(fns, abi.Function{Name: name + "/" + f.Name, Kind: f.Kind})
+		}
+	}
+	p.fnList = fns
+	p.functions = make(map[string]abi.FuncKind, len(fns))
+	for _, f := range fns {
+		if _, dup := p.functions[f.Name]; dup {
+			return fmt.Errorf("pool: two functions are named %q (Config.Modules names meet a function name with a '/')", f.Name)
+		}
+		p.functions[f.Name] = f.Kind
+	}
+	return nil
 }
 
 func (cfg *Config) normalize() error {
@@ -420,6 +445,27 @@ func (p *Pool) validate(ctx context.Context, wasm []byte) ([]abi.Function, error
 	return fns, nil
 }
 
+// makeCode puts every module in one sealed file for the workers to map.
+func (p *Pool) makeCode() error {
+	names := slices.Sorted(maps.Keys(p.cfg.Modules))
+	parts := [][]byte{p.cfg.Module}
+	var off uint64
+	add := func(wasm []byte) shm.Region {
+		r := shm.Region{Off: off, Size: uint64(len(wasm))}
+		off += r.Size
+		return r
+	}
+	p.codeMain = add(p.cfg.Module)
+	p.codeMods = make(map[string]shm.Region, len(names))
+	for _, name := range names {
+		p.codeMods[name] = add(p.cfg.Modules[name])
+		parts = append(parts, p.cfg.Modules[name])
+	}
+	var err error
+	p.code, err = shm.NewSealedFile("wasmpool-code", parts...)
+	return err
+}
+
 // precompile fills the compilation cache for the workers' runtime.
 func (p *Pool) precompile(ctx context.Context, wasm []byte) error {
 	if p.cfg.CacheDir == "" {
@@ -511,6 +557,9 @@ func (p *Pool) Close() error {
 	}
 	if p.segs != nil {
 		p.segs.Close()
+	}
+	if p.code != nil {
+		p.code.Close()
 	}
 	return nil
 }

@@ -193,8 +193,8 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		return nil, &StartError{Worker: slot, Err: err}
 	}
 	// fd 3 = worker.ControlFD, fd 4 = worker.ArenaFD, fd 5 =
-	// worker.SegmentsFD, fd 6 = worker.StreamsFD
-	w.cmd.ExtraFiles = []*os.File{childEnd, p.arena.File(), segChild, w.streams.File()}
+	// worker.SegmentsFD, fd 6 = worker.StreamsFD, fd 7 = worker.CodeFD
+	w.cmd.ExtraFiles = []*os.File{childEnd, p.arena.File(), segChild, w.streams.File(), p.code}
 	w.cmd.Stderr = w.stderr
 	w.cmd.WaitDelay = time.Second
 	if err := p.spawn.start(w.cmd); err != nil {
@@ -247,14 +247,14 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 	frame, err := wire.AppendCBOR(nil, wire.TypeInit, &wire.Init{
 		Cookie:           cookie,
 		WorkerID:         w.slot,
-		Wasm:             cfg.Module,
+		Wasm:             w.p.codeMain,
 		CacheDir:         cfg.CacheDir,
 		MemoryLimitPages: cfg.MemoryLimitPages,
 		MaxMessageSize:   cfg.MaxMessageSize,
 		Interruptible:    cfg.Interruptible,
 		Unhardened:       cfg.Unhardened,
 		Capabilities:     cfg.Capabilities,
-		Modules:          cfg.Modules,
+		Modules:          w.p.codeMods,
 		Concurrency:      cfg.Concurrency,
 		Participant:      w.part,
 		Calls:            w.calls,

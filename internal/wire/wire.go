@@ -46,14 +46,17 @@ const Overhead = 64 << 10
 
 // Init configures a worker. Cookie must match the worker's environment.
 type Init struct {
-	Cookie           string `cbor:"1,keyasint"`
-	WorkerID         int    `cbor:"2,keyasint"`
-	Wasm             []byte `cbor:"3,keyasint"`
-	CacheDir         string `cbor:"4,keyasint"`
-	MemoryLimitPages uint32 `cbor:"5,keyasint"`
-	MaxMessageSize   int    `cbor:"6,keyasint"`
-	Interruptible    bool   `cbor:"7,keyasint"`
-	Concurrency      int    `cbor:"8,keyasint"`
+	Cookie   string `cbor:"1,keyasint"`
+	WorkerID int    `cbor:"2,keyasint"`
+	// Wasm is the main module's region of the sealed code file the worker
+	// inherits (worker.CodeFD): one copy of every module for all workers,
+	// mapped rather than sent to each over its socket.
+	Wasm             shm.Region `cbor:"3,keyasint"`
+	CacheDir         string     `cbor:"4,keyasint"`
+	MemoryLimitPages uint32     `cbor:"5,keyasint"`
+	MaxMessageSize   int        `cbor:"6,keyasint"`
+	Interruptible    bool       `cbor:"7,keyasint"`
+	Concurrency      int        `cbor:"8,keyasint"`
 	// Participant is the worker's number in the shared arena, inherited
 	// as fd ArenaFD; 0 means no arena.
 	Participant uint32 `cbor:"9,keyasint"`
@@ -62,9 +65,9 @@ type Init struct {
 	Unhardened bool `cbor:"10,keyasint"`
 	// Capabilities are granted to every guest instance.
 	Capabilities host.Capabilities `cbor:"11,keyasint"`
-	// Modules are further modules by name; a call names their functions
-	// "name/function".
-	Modules map[string][]byte `cbor:"12,keyasint,omitempty"`
+	// Modules are the regions of further modules in the code file, by
+	// name; a call names their functions "name/function".
+	Modules map[string]shm.Region `cbor:"12,keyasint,omitempty"`
 	// Calls and Results are the regions, in the worker's own streams
 	// memfd (worker.StreamsFD), of the two streams that carry every frame
 	// after Hello: Call and Cancel frames to the worker,
