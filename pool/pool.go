@@ -632,8 +632,7 @@ func (p *Pool) cancel(t *task, err error) {
 	// which a worker claims and sends the task after the holder was read
 	// as none: the call would then run unstopped.
 	if ok, w := t.settle(nil, err); ok && w != nil {
-		w.cancel(t)
-		time.AfterFunc(cancelGrace, func() { w.enforceCancel(t) })
+		w.stopCall(t)
 	}
 }
 

@@ -248,22 +248,57 @@ func TestCall_cancelWedgedWorker(t *testing.T) {
 
 // TestCall_cancelQueuedInWorker: cancelling a call the worker holds but has
 // not started (a prefetch behind a long call) answers at once; the worker
-// is not ended for it and the long call runs once, to its end.
+// is not ended for it and the long call runs once, to its end: whether the
+// long call blocks (sleep) or computes (spin), when the worker's reader
+// may get no thread until it ends.
 func TestCall_cancelQueuedInWorker(t *testing.T) {
+	for _, fn := range []string{"sleep", "spin"} {
+		t.Run(fn, func(t *testing.T) {
+			p := newTestPool(t, Config{Workers: 1})
+			pid := p.PIDs()[0]
+			long := p.Submit(context.Background(), fn, []byte("1000"))
+			time.Sleep(100 * time.Millisecond)
+			ctx, cancel := context.WithCancel(context.Background())
+			queued := p.Submit(ctx, "upper", []byte("x"))
+			time.Sleep(100 * time.Millisecond) // sent to the worker, behind long
+			start := time.Now()
+			cancel()
+			_, err := queued.Wait(context.Background())
+			require.ErrorIs(t, err, context.Canceled)
+			require.Less(t, time.Since(start), 100*time.Millisecond, "the caller is answered at once")
+			out, err := long.Wait(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, "1000", string(out))
+			require.Equal(t, []int{pid}, p.PIDs(), "the worker was not ended")
+		})
+	}
+}
+
+// TestCall_cancelQueuedThenStarted: a runaway cancelled while queued in the
+// worker behind a computing call never holds up the call after it. The
+// worker's reader, which has no thread while the guest computes, reads
+// the Cancel only when that call ends; it then drops the runaway, or, if
+// its executor took the runaway first, the pool's second look
+// (enforceCancel) ends the worker.
+func TestCall_cancelQueuedThenStarted(t *testing.T) {
 	p := newTestPool(t, Config{Workers: 1})
-	pid := p.PIDs()[0]
-	long := p.Submit(context.Background(), "sleep", []byte("1000"))
-	time.Sleep(100 * time.Millisecond)
-	ctx, cancel := context.WithCancel(context.Background())
-	queued := p.Submit(ctx, "upper", []byte("x"))
-	time.Sleep(100 * time.Millisecond) // sent to the worker, behind long
-	cancel()
-	_, err := queued.Wait(context.Background())
-	require.ErrorIs(t, err, context.Canceled)
+	// long sleeps first, which lets the worker read the runaway's call,
+	// then computes for longer than cancelGrace.
+	long := p.Submit(context.Background(), "sleepbusy", []byte("100:2000000000"))
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	runaway := p.Submit(ctx, "loop", nil)
+	_, err := runaway.Wait(context.Background())
+	require.ErrorIs(t, err, ErrTimeout)
 	out, err := long.Wait(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, "1000", string(out))
-	require.Equal(t, []int{pid}, p.PIDs(), "the worker was not ended")
+	require.Equal(t, "100:2000000000", string(out))
+	start := time.Now()
+	out, err = p.Call(context.Background(), "upper", []byte("behind"))
+	require.NoError(t, err)
+	require.Equal(t, "BEHIND", string(out))
+	require.Less(t, time.Since(start), 5*time.Second)
 }
 
 func TestCall_interruptible(t *testing.T) {

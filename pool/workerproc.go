@@ -116,6 +116,7 @@ type workerProc struct {
 	mu         sync.Mutex
 	dead       bool
 	inflight   map[uint64]*task
+	sends      uint64 // calls sent, numbering them in task.sent
 	killReason string // why the pool ended it, if it did
 	// deliberate: the pool ended it on purpose (Kill, a cancelled call);
 	// the calls it held that were not the target are not at fault.
@@ -397,6 +398,8 @@ func (w *workerProc) send(t *task) bool {
 		}
 		return false
 	}
+	w.sends++
+	t.sent = w.sends
 	w.inflight[t.id] = t
 	w.mu.Unlock()
 	if t.kind == abi.CallProcess {
@@ -563,20 +566,65 @@ func mergeDone(a, b <-chan struct{}) <-chan struct{} {
 	return c
 }
 
+// stopCall stops the work of t, which has finished already (cancelled).
+// A worker cannot be asked to stop a call it is running: its reader has
+// no thread of its own while guests compute (worker's useThreads), and
+// a running guest cannot be preempted anyway. So a call the worker runs
+// ends the worker at once; one it holds queued gets a Cancel frame, which
+// the worker reads, and drops the call by, at the latest when the call
+// ahead of it ends. cancelGrace later the pool looks again (enforceCancel).
+// An interruptible worker reads every Cancel at once and stops the call
+// itself. The calls a killed worker held besides t are not at fault and
+// go back to the queue.
+func (w *workerProc) stopCall(t *task) {
+	if !w.p.cfg.Interruptible && w.runs(t) {
+		w.kill("it was running the cancelled call of "+t.fn, true)
+		return
+	}
+	w.cancel(t)
+	time.AfterFunc(cancelGrace, func() { w.enforceCancel(t) })
+}
+
+// runs reports whether w holds t and runs it now, or will as soon as it
+// reads it: a process starts at once, and task calls start in the order
+// they were sent, Concurrency at a time.
+func (w *workerProc) runs(t *task) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight[t.id] != t {
+		return false
+	}
+	if t.kind == abi.CallProcess {
+		return true
+	}
+	ahead := 0
+	for _, o := range w.inflight {
+		if o.kind != abi.CallProcess && o.sent < t.sent {
+			ahead++
+		}
+	}
+	return ahead < w.p.cfg.Concurrency
+}
+
 // cancel asks the worker to drop or stop t, which has finished already.
 func (w *workerProc) cancel(t *task) {
 	w.w.Send(wire.AppendCancel(nil, t.id))
 }
 
-// enforceCancel ends the worker if it still holds cancelled call t: it did
-// not answer the Cancel within cancelGrace (see there). The calls it held
-// besides t are not at fault and go back to the queue.
+// enforceCancel ends the worker if it still holds cancelled call t
+// cancelGrace after its Cancel and runs it (or, interruptible, did not
+// stop it): the worker did not answer (see cancelGrace). A call still
+// queued behind a running one is looked at again later.
 func (w *workerProc) enforceCancel(t *task) {
 	w.mu.Lock()
 	_, held := w.inflight[t.id]
 	w.mu.Unlock()
-	if held {
+	switch {
+	case !held:
+	case w.p.cfg.Interruptible || w.runs(t):
 		w.kill(fmt.Sprintf("it did not stop the cancelled call of %s within %v", t.fn, cancelGrace), true)
+	default:
+		time.AfterFunc(cancelGrace, func() { w.enforceCancel(t) })
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -115,6 +116,11 @@ type server struct {
 	mu     sync.Mutex
 	cancel map[uint64]context.CancelFunc // calls running now
 	queued map[uint64]bool               // calls waiting for an executor
+
+	// threads is how many guests may run at once, Concurrency plus the
+	// processes running now; procs is GOMAXPROCS, raised to threads and
+	// never lowered (see useThreads). Both only when not intr.
+	threads, procs int
 }
 
 func serve(conn net.Conn, cookie string) int {
@@ -251,6 +257,7 @@ func serve(conn net.Conn, cookie string) int {
 		cancel: map[uint64]context.CancelFunc{},
 		queued: map[uint64]bool{},
 	}
+	s.useThreads(max(init.Concurrency, 1))
 	for range max(init.Concurrency, 1) {
 		go s.executor()
 	}
@@ -274,7 +281,11 @@ func serve(conn net.Conn, cookie string) int {
 				s.mu.Lock()
 				s.queued[c.ID] = true
 				s.mu.Unlock()
-				go s.run(&c)
+				s.useThreads(1)
+				go func() {
+					s.run(&c)
+					s.useThreads(-1)
+				}()
 				continue
 			}
 			s.mu.Lock()
@@ -293,6 +304,34 @@ func serve(conn net.Conn, cookie string) int {
 			fmt.Fprintf(os.Stderr, "wasmpool worker: unexpected frame type %d\n", t)
 			return ExitProtocol
 		}
+	}
+}
+
+// useThreads adds n to the guests that may run at once and gives the Go
+// runtime as many Ps, no more: a guest in compiled wasm holds its P, and
+// an idle P costs every hand-off between goroutines a thread wake-up (the
+// runtime wakes a thread for each goroutine it readies while a P is idle),
+// which doubled the worker's CPU per call. The reader gets no P of its
+// own, so while every guest computes, frames wait in the calls stream; the
+// parent therefore stops a running call by killing the worker, not by
+// asking it (pool's stopCall). GOMAXPROCS is only raised: lowering it
+// stops the world, which waits for every guest to leave wasm.
+// An interruptible worker keeps the runtime's default, because its reader
+// must cancel running calls' contexts and its timers must fire.
+func (s *server) useThreads(n int) {
+	if s.intr {
+		return
+	}
+	s.mu.Lock()
+	s.threads += n
+	raise := s.threads > s.procs
+	if raise {
+		s.procs = s.threads
+	}
+	procs := s.procs
+	s.mu.Unlock()
+	if raise { // only the reader raises, so calls come in order
+		runtime.GOMAXPROCS(procs)
 	}
 }
 

@@ -154,6 +154,24 @@ func init() {
 		}
 		return in, nil
 	})
+	// sleepbusy "MS:N" sleeps MS milliseconds, then counts to N without
+	// a host call: a stretch the worker's Go runtime cannot preempt.
+	guest.Task("sleepbusy", func(in []byte) ([]byte, error) {
+		ms, n, _ := strings.Cut(string(in), ":")
+		d, err := strconv.Atoi(ms)
+		if err != nil {
+			return nil, err
+		}
+		count, err := strconv.Atoi(n)
+		if err != nil {
+			return nil, err
+		}
+		time.Sleep(time.Duration(d) * time.Millisecond)
+		for range count {
+			sink++
+		}
+		return in, nil
+	})
 	guest.Task("big", func(in []byte) ([]byte, error) {
 		n, err := strconv.Atoi(string(in))
 		if err != nil {
