@@ -58,6 +58,17 @@ type Config struct {
 	// Prefetch is how many task calls the pool sends a worker beyond those
 	// it is running, to hide the round trip. 0 means 2.
 	Prefetch int
+	// WorkerThreads is each worker's GOMAXPROCS: how many of its
+	// goroutines run Go or guest code at once. 0 means Concurrency when
+	// the module has no process function and the pool is not
+	// Interruptible, else the Go runtime's default (the CPUs available).
+	// Fewer Ps make each call cheaper (a worker hands calls between
+	// goroutines without waking threads), but a guest computing in wasm
+	// holds its P until it returns: with all of them held, a process
+	// started on that worker waits for a task call to end. See
+	// RATIONALE.md, "Why does a worker have only as many Ps as guests
+	// that may run?".
+	WorkerThreads int
 	// CacheDir is the on-disk compilation cache, private to this user
 	// (mode 0700). "" means the "wasmpool" directory in
 	// os.UserCacheDir(); "off" disables the cache.
@@ -335,8 +346,8 @@ func (cfg *Config) normalize() error {
 			return fmt.Errorf("pool: Config.Modules: module %q: want a name of letters, digits, '-' and '_', and its bytes", name)
 		}
 	}
-	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 || cfg.MaxTasksPerWorker < 0 || cfg.WorkerMemoryLimit < 0 {
-		return errors.New("pool: negative Workers, Concurrency, Prefetch, Retries, MaxMessageSize, MaxTasksPerWorker or WorkerMemoryLimit")
+	if cfg.Workers < 0 || cfg.Concurrency < 0 || cfg.Prefetch < 0 || cfg.WorkerThreads < 0 || cfg.Retries < 0 || cfg.MaxMessageSize < 0 || cfg.MaxTasksPerWorker < 0 || cfg.WorkerMemoryLimit < 0 {
+		return errors.New("pool: negative Workers, Concurrency, Prefetch, WorkerThreads, Retries, MaxMessageSize, MaxTasksPerWorker or WorkerMemoryLimit")
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.NumCPU()
@@ -636,12 +647,13 @@ func (p *Pool) cancel(t *task, err error) {
 	}
 }
 
-// cancelGrace is how long a worker has to answer a Cancel before the pool
-// ends it. A guest running compiled wasm cannot be preempted by the Go
-// runtime, so a worker whose guest loops can be wedged as a whole: the
-// next garbage collection waits forever for the guest's thread to stop,
-// and with it the goroutine that would read the Cancel. Only the parent
-// can end such a worker.
+// cancelGrace is how long an interruptible worker has to stop a
+// cancelled call before the pool ends it. A guest running compiled wasm
+// cannot be preempted by the Go runtime, so a worker whose guest loops can
+// be wedged as a whole: the next garbage collection waits forever for the
+// guest's thread to stop, and with it the goroutine that would read the
+// Cancel. Only the parent can end such a worker. (A worker that is not
+// interruptible is ended at once for a call it runs; see stopCall.)
 const cancelGrace = 250 * time.Millisecond
 
 // Future is the pending result of Submit. Its methods are safe for

@@ -247,20 +247,36 @@ func TestCall_cancelWedgedWorker(t *testing.T) {
 }
 
 // TestCall_cancelQueuedInWorker: cancelling a call the worker holds but has
-// not started (a prefetch behind a long call) answers at once; the worker
-// is not ended for it and the long call runs once, to its end: whether the
-// long call blocks (sleep) or computes (spin), when the worker's reader
-// may get no thread until it ends.
+// not started (a prefetch behind a long call) answers at once; the call
+// never runs, the worker is not ended for it, and the long call runs
+// once, to its end: whether the long call blocks (sleep) or computes
+// without a host call (sleepbusy, after a sleep that lets the worker read
+// the call behind it), and whether the worker has a P to spare for
+// reading the Cancel or not (WorkerThreads 1).
 func TestCall_cancelQueuedInWorker(t *testing.T) {
-	for _, fn := range []string{"sleep", "spin"} {
-		t.Run(fn, func(t *testing.T) {
-			p := newTestPool(t, Config{Workers: 1})
+	for _, c := range []struct {
+		fn, in  string
+		threads int
+	}{
+		{"sleep", "1000", 0},
+		{"sleep", "1000", 1},
+		{"sleepbusy", "100:1500000000", 0},
+		{"sleepbusy", "100:1500000000", 1},
+	} {
+		t.Run(fmt.Sprintf("%s/threads=%d", c.fn, c.threads), func(t *testing.T) {
+			var mu sync.Mutex
+			var printed []string
+			p := newTestPool(t, Config{Workers: 1, WorkerThreads: c.threads, Output: func(o Output) {
+				mu.Lock()
+				printed = append(printed, string(o.Data))
+				mu.Unlock()
+			}})
 			pid := p.PIDs()[0]
-			long := p.Submit(context.Background(), fn, []byte("1000"))
-			time.Sleep(100 * time.Millisecond)
+			long := p.Submit(context.Background(), c.fn, []byte(c.in))
+			time.Sleep(20 * time.Millisecond)
 			ctx, cancel := context.WithCancel(context.Background())
-			queued := p.Submit(ctx, "upper", []byte("x"))
-			time.Sleep(100 * time.Millisecond) // sent to the worker, behind long
+			queued := p.Submit(ctx, "print", []byte("cancelled"))
+			time.Sleep(130 * time.Millisecond) // read by the worker, behind long
 			start := time.Now()
 			cancel()
 			_, err := queued.Wait(context.Background())
@@ -268,37 +284,50 @@ func TestCall_cancelQueuedInWorker(t *testing.T) {
 			require.Less(t, time.Since(start), 100*time.Millisecond, "the caller is answered at once")
 			out, err := long.Wait(context.Background())
 			require.NoError(t, err)
-			require.Equal(t, "1000", string(out))
+			require.Equal(t, c.in, string(out))
+			out, err = p.Call(context.Background(), "print", []byte("after"))
+			require.NoError(t, err)
+			require.Equal(t, "after", string(out))
 			require.Equal(t, []int{pid}, p.PIDs(), "the worker was not ended")
+			mu.Lock()
+			defer mu.Unlock()
+			require.NotEmpty(t, printed)
+			for _, s := range printed {
+				require.NotContains(t, s, "cancelled", "the cancelled call ran")
+			}
 		})
 	}
 }
 
-// TestCall_cancelQueuedThenStarted: a runaway cancelled while queued in the
-// worker behind a computing call never holds up the call after it. The
-// worker's reader, which has no thread while the guest computes, reads
-// the Cancel only when that call ends; it then drops the runaway, or, if
-// its executor took the runaway first, the pool's second look
-// (enforceCancel) ends the worker.
-func TestCall_cancelQueuedThenStarted(t *testing.T) {
-	p := newTestPool(t, Config{Workers: 1})
-	// long sleeps first, which lets the worker read the runaway's call,
-	// then computes for longer than cancelGrace.
-	long := p.Submit(context.Background(), "sleepbusy", []byte("100:2000000000"))
-	time.Sleep(20 * time.Millisecond)
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	runaway := p.Submit(ctx, "loop", nil)
-	_, err := runaway.Wait(context.Background())
-	require.ErrorIs(t, err, ErrTimeout)
-	out, err := long.Wait(context.Background())
-	require.NoError(t, err)
-	require.Equal(t, "100:2000000000", string(out))
-	start := time.Now()
-	out, err = p.Call(context.Background(), "upper", []byte("behind"))
-	require.NoError(t, err)
-	require.Equal(t, "BEHIND", string(out))
-	require.Less(t, time.Since(start), 5*time.Second)
+// TestCall_cancelQueuedRunaway: a runaway cancelled while queued in the
+// worker behind a computing call is dropped when that call ends, with a P
+// to spare for the worker's reader or without, and never holds up the
+// call after it.
+func TestCall_cancelQueuedRunaway(t *testing.T) {
+	for _, threads := range []int{0, 1} {
+		t.Run(fmt.Sprintf("threads=%d", threads), func(t *testing.T) {
+			p := newTestPool(t, Config{Workers: 1, WorkerThreads: threads})
+			pid := p.PIDs()[0]
+			// long sleeps first, which lets the worker read the runaway's
+			// call, then computes.
+			long := p.Submit(context.Background(), "sleepbusy", []byte("100:1500000000"))
+			time.Sleep(20 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+			defer cancel()
+			runaway := p.Submit(ctx, "loop", nil)
+			_, err := runaway.Wait(context.Background())
+			require.ErrorIs(t, err, ErrTimeout)
+			out, err := long.Wait(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, "100:1500000000", string(out))
+			start := time.Now()
+			out, err = p.Call(context.Background(), "upper", []byte("behind"))
+			require.NoError(t, err)
+			require.Equal(t, "BEHIND", string(out))
+			require.Less(t, time.Since(start), 5*time.Second)
+			require.Equal(t, []int{pid}, p.PIDs(), "the worker dropped the runaway")
+		})
+	}
 }
 
 func TestCall_interruptible(t *testing.T) {
@@ -730,8 +759,17 @@ func TestCall_hammer(t *testing.T) {
 }
 
 func TestConfig_invalid(t *testing.T) {
-	_, err := New(context.Background(), Config{Module: []byte{0}, Workers: -1})
-	assert.Error(t, err)
+	for _, cfg := range []Config{
+		{Workers: -1},
+		{Concurrency: -1},
+		{Prefetch: -1},
+		{WorkerThreads: -1},
+		{Retries: -1},
+	} {
+		cfg.Module = []byte{0}
+		_, err := New(context.Background(), cfg)
+		assert.ErrorContains(t, err, "negative", "%+v", cfg)
+	}
 }
 
 // statusField returns a field of /proc/pid/status, such as "Seccomp".

@@ -43,7 +43,8 @@ func (p *Pool) Process(fn string, args ...[]byte) *Process {
 // ErrStarted is returned by Start on a Process started before.
 var ErrStarted = errors.New("pool: process already started")
 
-// Start starts the process on a worker, ahead of queued tasks. ctx bounds
+// Start starts the process on a worker, ahead of the tasks still queued in
+// the pool (not of those a worker already holds). ctx bounds
 // the process's life: when it is done the process is terminated. Start
 // returns a *FunctionError for a function the module lacks or that is not
 // a process, ErrStarted, or ErrClosed; failures after the start are

@@ -113,10 +113,14 @@ type workerProc struct {
 	finished   int  // task calls answered, under mu
 	retiring   bool // under mu: send refuses calls once set
 
-	mu         sync.Mutex
-	dead       bool
-	inflight   map[uint64]*task
-	sends      uint64 // calls sent, numbering them in task.sent
+	mu       sync.Mutex
+	dead     bool
+	inflight map[uint64]*task
+	sends    uint64 // calls sent, numbering them in task.sent
+	// cancelled holds the calls cancelled while queued in the worker,
+	// until it answers them, and whether a timer watches each (see
+	// checkCancelled).
+	cancelled  map[*task]bool
 	killReason string // why the pool ended it, if it did
 	// deliberate: the pool ended it on purpose (Kill, a cancelled call);
 	// the calls it held that were not the target are not at fault.
@@ -141,17 +145,18 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	rand.Read(c[:])
 	cookie := hex.EncodeToString(c[:])
 	w := &workerProc{
-		p:        p,
-		slot:     slot,
-		stderr:   &tailBuffer{max: 4096},
-		slots:    make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
-		freed:    make(chan struct{}, 1),
-		gone:     make(chan struct{}),
-		retired:  make(chan struct{}),
-		exited:   make(chan struct{}),
-		read:     make(chan struct{}),
-		exiting:  make(chan struct{}),
-		inflight: map[uint64]*task{},
+		p:         p,
+		slot:      slot,
+		stderr:    &tailBuffer{max: 4096},
+		slots:     make(chan struct{}, p.cfg.Concurrency+p.cfg.Prefetch),
+		freed:     make(chan struct{}, 1),
+		gone:      make(chan struct{}),
+		retired:   make(chan struct{}),
+		exited:    make(chan struct{}),
+		read:      make(chan struct{}),
+		exiting:   make(chan struct{}),
+		inflight:  map[uint64]*task{},
+		cancelled: map[*task]bool{},
 	}
 	if w.streams, w.calls, w.results, err = p.newStreams(); err == nil {
 		if w.callsTo, err = shm.StreamAt(w.streams, w.calls, p.newLocal()); err == nil {
@@ -260,6 +265,7 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 		Participant:      w.part,
 		Calls:            w.calls,
 		Results:          w.results,
+		Threads:          w.p.workerThreads(),
 	})
 	if err != nil {
 		return err
@@ -293,6 +299,23 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 	}
 	w.conn.SetDeadline(time.Time{})
 	return nil
+}
+
+// workerThreads is the GOMAXPROCS a worker runs with (0: the Go
+// runtime's default); see Config.WorkerThreads.
+func (p *Pool) workerThreads() int {
+	if p.cfg.WorkerThreads > 0 {
+		return p.cfg.WorkerThreads
+	}
+	if p.cfg.Interruptible {
+		return 0
+	}
+	for _, f := range p.fnList {
+		if f.Kind == abi.FuncProcess {
+			return 0
+		}
+	}
+	return p.cfg.Concurrency
 }
 
 // expectsAnswer says whether the results reader should spin: while the
@@ -402,6 +425,14 @@ func (w *workerProc) send(t *task) bool {
 	t.sent = w.sends
 	w.inflight[t.id] = t
 	w.mu.Unlock()
+	// A cancel that settled the task since the claim found it in no
+	// worker's hands and stopped nothing: withdraw it.
+	if t.isDone() {
+		w.mu.Lock()
+		delete(w.inflight, t.id)
+		w.mu.Unlock()
+		return false
+	}
 	if t.kind == abi.CallProcess {
 		w.procs.Add(1)
 	}
@@ -467,8 +498,11 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			if max := w.p.cfg.MaxTasksPerWorker; max > 0 && w.finished >= max && !w.hostsProcess() {
 				w.retiring = true // in the same step as idle: no call is sent after
 			}
-			retiring, idle := w.retiring, len(w.inflight) == 0
+			retiring, idle, check := w.retiring, len(w.inflight) == 0, len(w.cancelled) > 0
 			w.mu.Unlock()
+			if check {
+				w.checkCancelled()
+			}
 			if retiring {
 				w.retire(idle)
 			}
@@ -567,30 +601,43 @@ func mergeDone(a, b <-chan struct{}) <-chan struct{} {
 }
 
 // stopCall stops the work of t, which has finished already (cancelled).
-// A worker cannot be asked to stop a call it is running: its reader has
-// no thread of its own while guests compute (worker's useThreads), and
-// a running guest cannot be preempted anyway. So a call the worker runs
-// ends the worker at once; one it holds queued gets a Cancel frame, which
-// the worker reads, and drops the call by, at the latest when the call
-// ahead of it ends. cancelGrace later the pool looks again (enforceCancel).
-// An interruptible worker reads every Cancel at once and stops the call
-// itself. The calls a killed worker held besides t are not at fault and
-// go back to the queue.
+// A worker is not asked to stop a call it runs: a running guest cannot be
+// preempted, and the worker's reader has no P of its own while guests
+// compute (Init.Threads). So a call the worker runs ends the worker at
+// once. A call it holds queued gets a Cancel frame, which the worker reads
+// before it starts another call (worker's next) and drops the call by; in
+// case it started it all the same, readLoop looks again whenever an
+// answer lets the worker start one (checkCancelled). An interruptible
+// worker reads every Cancel at once and stops the call itself, within
+// cancelGrace. The calls a killed worker held besides t are not at fault
+// and go back to the queue.
 func (w *workerProc) stopCall(t *task) {
-	if !w.p.cfg.Interruptible && w.runs(t) {
+	if w.p.cfg.Interruptible {
+		w.cancel(t)
+		time.AfterFunc(cancelGrace, func() { w.enforceCancel(t) })
+		return
+	}
+	if w.runs(t) {
 		w.kill("it was running the cancelled call of "+t.fn, true)
 		return
 	}
+	w.mu.Lock()
+	w.cancelled[t] = false
+	w.mu.Unlock()
 	w.cancel(t)
-	time.AfterFunc(cancelGrace, func() { w.enforceCancel(t) })
 }
 
 // runs reports whether w holds t and runs it now, or will as soon as it
-// reads it: a process starts at once, and task calls start in the order
-// they were sent, Concurrency at a time.
+// reads it: processes start at once, and task calls in the order they
+// were sent (send runs on feed alone, so that order is their numbering),
+// Concurrency at a time.
 func (w *workerProc) runs(t *task) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.runsLocked(t)
+}
+
+func (w *workerProc) runsLocked(t *task) bool {
 	if w.inflight[t.id] != t {
 		return false
 	}
@@ -606,25 +653,42 @@ func (w *workerProc) runs(t *task) bool {
 	return ahead < w.p.cfg.Concurrency
 }
 
+// checkCancelled looks at the calls cancelled while queued in the worker
+// (see stopCall); readLoop calls it after each answer. One that is now
+// next in line is about to be dropped, its answer right behind the one
+// just read, or was started all the same: if the worker still holds it
+// cancelGrace later, it ends the worker.
+func (w *workerProc) checkCancelled() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for t, watched := range w.cancelled {
+		switch {
+		case w.inflight[t.id] != t:
+			delete(w.cancelled, t)
+		case !watched && w.runsLocked(t):
+			w.cancelled[t] = true
+			time.AfterFunc(cancelGrace, func() {
+				if w.runs(t) {
+					w.kill(fmt.Sprintf("it did not drop the cancelled call of %s within %v", t.fn, cancelGrace), true)
+				}
+			})
+		}
+	}
+}
+
 // cancel asks the worker to drop or stop t, which has finished already.
 func (w *workerProc) cancel(t *task) {
 	w.w.Send(wire.AppendCancel(nil, t.id))
 }
 
-// enforceCancel ends the worker if it still holds cancelled call t
-// cancelGrace after its Cancel and runs it (or, interruptible, did not
-// stop it): the worker did not answer (see cancelGrace). A call still
-// queued behind a running one is looked at again later.
+// enforceCancel ends an interruptible worker that still holds cancelled
+// call t cancelGrace after its Cancel: it did not answer (see cancelGrace).
 func (w *workerProc) enforceCancel(t *task) {
 	w.mu.Lock()
 	_, held := w.inflight[t.id]
 	w.mu.Unlock()
-	switch {
-	case !held:
-	case w.p.cfg.Interruptible || w.runs(t):
+	if held {
 		w.kill(fmt.Sprintf("it did not stop the cancelled call of %s within %v", t.fn, cancelGrace), true)
-	default:
-		time.AfterFunc(cancelGrace, func() { w.enforceCancel(t) })
 	}
 }
 

@@ -27,11 +27,3 @@ func (a *Arena) u64(off uint64) *uint64              { panic("shm: no arena") }
 func futexWait(w *uint32, val uint32, timeout int64) {}
 func futexWake(w *uint32, n int)                     {}
 func osYield()                                       {}
-
-// NewSealedFile returns ErrNotSupported outside Linux.
-func NewSealedFile(name string, parts ...[]byte) (*os.File, error) { return nil, ErrNotSupported }
-
-// MapSealed returns ErrNotSupported outside Linux.
-func MapSealed(f *os.File) (data []byte, unmap func() error, err error) {
-	return nil, nil, ErrNotSupported
-}

@@ -11,10 +11,10 @@ import (
 const sealedSeals = unix.F_SEAL_WRITE | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW
 
 // NewSealedFile returns a memfd holding a copy of parts, one after the
-// other, sealed against
-// writing and resizing: every process it reaches maps the same bytes and
-// none can change them. The pool hands modules to its workers this way,
-// one copy for all of them, instead of sending each a copy over its socket.
+// other, sealed against writing and resizing: every process it reaches
+// maps the same bytes and none can change them. The pool hands modules to
+// its workers this way, one copy for all of them, instead of sending each
+// a copy over its socket.
 // The caller owns the file.
 func NewSealedFile(name string, parts ...[]byte) (*os.File, error) {
 	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)

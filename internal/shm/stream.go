@@ -299,6 +299,10 @@ func (s *Stream) Close() error {
 	return nil
 }
 
+// Pending reports whether the stream holds bytes its reader has not taken.
+// Unlike Read, it is safe to call from any goroutine or process.
+func (s *Stream) Pending() bool { return s.q.Len() > 0 }
+
 // Ended reports whether the stream has ended for its reader: Close was
 // called on either side, or the reader's bell reported the writer gone.
 func (s *Stream) Ended() bool { return s.ended || s.Closed() }

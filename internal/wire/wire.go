@@ -76,6 +76,9 @@ type Init struct {
 	// other has gone.
 	Calls   shm.Region `cbor:"13,keyasint"`
 	Results shm.Region `cbor:"14,keyasint"`
+	// Threads, when not 0, is the worker's GOMAXPROCS, set once before
+	// Hello; 0 leaves the Go runtime's default.
+	Threads int `cbor:"15,keyasint,omitempty"`
 }
 
 // Hello answers Init: the worker's pid, or why it cannot serve.

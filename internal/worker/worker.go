@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wasmpool/wasmpool/abi"
@@ -117,16 +118,22 @@ type server struct {
 	cancel map[uint64]context.CancelFunc // calls running now
 	queued map[uint64]bool               // calls waiting for an executor
 
-	// threads is how many guests may run at once, Concurrency plus the
-	// processes running now; procs is GOMAXPROCS, raised to threads and
-	// never lowered (see useThreads). Both only when not intr.
-	threads, procs int
+	// The reader bumps drained each time it has read every frame there
+	// was (readerIdle), and raises idle until it reads the next; an
+	// executor about to start a call while frames are unread waits on
+	// drainCond for drained to move (see next).
+	calls        *shm.Stream
+	drained      atomic.Uint64
+	idle         atomic.Bool
+	drainWaiters atomic.Int32
+	drainMu      sync.Mutex
+	drainCond    *sync.Cond
 }
 
 func serve(conn net.Conn, cookie string) int {
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	r := wire.NewReader(conn, 1<<30)
+	r := wire.NewReader(conn, maxInit)
 	t, body, err := r.Next()
 	if err != nil || t != wire.TypeInit {
 		fmt.Fprintf(os.Stderr, "wasmpool worker: no Init frame: %v\n", err)
@@ -181,7 +188,9 @@ func serve(conn net.Conn, cookie string) int {
 	var code []byte
 	if err == nil {
 		// Never unmapped: wazero may keep slices of the module it compiled.
-		code, _, err = shm.MapSealed(os.NewFile(CodeFD, "wasmpool-code"))
+		f := os.NewFile(CodeFD, "wasmpool-code")
+		code, _, err = shm.MapSealed(f)
+		f.Close() // the mapping outlives the descriptor
 	}
 	var rt *host.Runtime
 	// Loading a module from the cache allocates a few times its size, a
@@ -190,7 +199,8 @@ func serve(conn net.Conn, cookie string) int {
 	// two takes to start here. The collector waits until the module is
 	// loaded, or until the heap reaches loadHeapLimit.
 	gc := debug.SetGCPercent(-1)
-	limit := debug.SetMemoryLimit(loadHeapLimit)
+	limit := debug.SetMemoryLimit(-1) // reads the limit: GOMEMLIMIT, if set, stays the lower bound
+	debug.SetMemoryLimit(min(limit, loadHeapLimit))
 	if err == nil {
 		rt, err = host.NewRuntime(ctx, cfg)
 	}
@@ -233,6 +243,9 @@ func serve(conn net.Conn, cookie string) int {
 	if AfterHarden != nil {
 		AfterHarden()
 	}
+	if init.Threads > 0 {
+		runtime.GOMAXPROCS(init.Threads) // before any guest runs: it stops the world
+	}
 	frame, err := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid()})
 	if err != nil || w.Send(frame) != nil {
 		return ExitProtocol
@@ -257,12 +270,17 @@ func serve(conn net.Conn, cookie string) int {
 		cancel: map[uint64]context.CancelFunc{},
 		queued: map[uint64]bool{},
 	}
-	s.useThreads(max(init.Concurrency, 1))
+	s.calls = calls
+	s.drainCond = sync.NewCond(&s.drainMu)
+	calls.Spin = s.readerIdle
 	for range max(init.Concurrency, 1) {
 		go s.executor()
 	}
 	for {
 		t, body, err := r.Next()
+		if s.idle.Load() {
+			s.idle.Store(false)
+		}
 		if err != nil {
 			if errors.Is(err, wire.ErrFrame) || errors.Is(err, shm.ErrCorrupt) {
 				fmt.Fprintf(os.Stderr, "wasmpool worker: %v\n", err)
@@ -281,11 +299,7 @@ func serve(conn net.Conn, cookie string) int {
 				s.mu.Lock()
 				s.queued[c.ID] = true
 				s.mu.Unlock()
-				s.useThreads(1)
-				go func() {
-					s.run(&c)
-					s.useThreads(-1)
-				}()
+				go s.run(&c)
 				continue
 			}
 			s.mu.Lock()
@@ -307,32 +321,40 @@ func serve(conn net.Conn, cookie string) int {
 	}
 }
 
-// useThreads adds n to the guests that may run at once and gives the Go
-// runtime as many Ps, no more: a guest in compiled wasm holds its P, and
-// an idle P costs every hand-off between goroutines a thread wake-up (the
-// runtime wakes a thread for each goroutine it readies while a P is idle),
-// which doubled the worker's CPU per call. The reader gets no P of its
-// own, so while every guest computes, frames wait in the calls stream; the
-// parent therefore stops a running call by killing the worker, not by
-// asking it (pool's stopCall). GOMAXPROCS is only raised: lowering it
-// stops the world, which waits for every guest to leave wasm.
-// An interruptible worker keeps the runtime's default, because its reader
-// must cancel running calls' contexts and its timers must fire.
-func (s *server) useThreads(n int) {
-	if s.intr {
-		return
+// readerIdle is the calls stream's Spin hook: the reader has read every
+// frame there was and starts waiting for more.
+func (s *server) readerIdle() bool {
+	if s.idle.Load() {
+		return true // asked again at every yield of the same wait
 	}
-	s.mu.Lock()
-	s.threads += n
-	raise := s.threads > s.procs
-	if raise {
-		s.procs = s.threads
+	s.idle.Store(true)
+	s.drained.Add(1)
+	if s.drainWaiters.Load() > 0 {
+		s.drainMu.Lock()
+		s.drainCond.Broadcast()
+		s.drainMu.Unlock()
 	}
-	procs := s.procs
-	s.mu.Unlock()
-	if raise { // only the reader raises, so calls come in order
-		runtime.GOMAXPROCS(procs)
+	return true // go on spinning
+}
+
+// next returns the next task call for an executor (false once there are
+// no more). While the parent has written frames the reader has not read,
+// it first waits until the reader has read them: a worker has no P to
+// spare for its reader while guests compute (Init.Threads), so the reader
+// runs when executors wait, and a Cancel for the call behind the one that
+// just ended must be seen before that call starts.
+func (s *server) next() (*wire.Call, bool) {
+	if g := s.drained.Load(); !s.idle.Load() || s.calls.Pending() {
+		s.drainMu.Lock()
+		s.drainWaiters.Add(1)
+		for s.drained.Load() == g {
+			s.drainCond.Wait()
+		}
+		s.drainWaiters.Add(-1)
+		s.drainMu.Unlock()
 	}
+	c, ok := <-s.queue
+	return c, ok
 }
 
 // cancelCall stops call id: a queued call is dropped, an interruptible one
@@ -368,7 +390,11 @@ func (s *server) cancelCall(id uint64) int {
 func (s *server) executor() {
 	insts := map[*host.Module]*host.Instance{} // one reusable instance per module
 	out := &output{s: s}
-	for c := range s.queue {
+	for {
+		c, more := s.next()
+		if !more {
+			return
+		}
 		ctx, stop, ok := s.start(c)
 		if !ok {
 			continue
@@ -556,7 +582,10 @@ func segmentClient() (*shm.Client, error) {
 	return shm.NewClient(uc), nil
 }
 
-// landlockPaths are the preopened directories, as Landlock rules.
+// maxInit bounds the Init frame, which carries the configuration only (the
+// modules are in the code file).
+const maxInit = 16 << 20
+
 // loadHeapLimit bounds the heap while the worker loads its modules without
 // collecting.
 const loadHeapLimit = 256 << 20
@@ -569,6 +598,7 @@ func loadRegion(ctx context.Context, rt *host.Runtime, code []byte, r shm.Region
 	return rt.Load(ctx, code[r.Off:r.Off+r.Size:r.Off+r.Size])
 }
 
+// landlockPaths are the preopened directories, as Landlock rules.
 func landlockPaths(dirs []host.Dir) []harden.Path {
 	ps := make([]harden.Path, len(dirs))
 	for i, d := range dirs {
