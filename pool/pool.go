@@ -65,9 +65,10 @@ type Config struct {
 	// Fewer Ps make each call cheaper (a worker hands calls between
 	// goroutines without waking threads), but a guest computing in wasm
 	// holds its P until it returns: with all of them held, a process
-	// started on that worker waits for a task call to end. See
-	// RATIONALE.md, "Why does a worker have only as many Ps as guests
-	// that may run?".
+	// started on that worker waits for a task call to end, and an
+	// Interruptible pool needs one more than Concurrency for the worker
+	// to act on a cancel while its guests run. See RATIONALE.md, "Why
+	// does a worker have only as many Ps as guests that may run?".
 	WorkerThreads int
 	// CacheDir is the on-disk compilation cache, private to this user
 	// (mode 0700). "" means the "wasmpool" directory in
@@ -301,6 +302,10 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	return p, nil
 }
 
+// maxHeld bounds the task calls a worker holds (Concurrency + Prefetch):
+// the worker queues them in a channel of that size.
+const maxHeld = 1 << 16
+
 // describe checks every module and fills p.fnList and p.functions.
 func (p *Pool) describe(ctx context.Context) error {
 	fns, err := p.validate(ctx, p.cfg.Module)
@@ -351,6 +356,9 @@ func (cfg *Config) normalize() error {
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.NumCPU()
+	}
+	if cfg.Concurrency+cfg.Prefetch > maxHeld {
+		return fmt.Errorf("pool: Concurrency + Prefetch over %d", maxHeld)
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 1
@@ -648,7 +656,8 @@ func (p *Pool) cancel(t *task, err error) {
 }
 
 // cancelGrace is how long an interruptible worker has to stop a
-// cancelled call before the pool ends it. A guest running compiled wasm
+// cancelled call, and any worker to drop a call cancelled while queued
+// there once it is next in line (checkCancelled), before the pool ends it. A guest running compiled wasm
 // cannot be preempted by the Go runtime, so a worker whose guest loops can
 // be wedged as a whole: the next garbage collection waits forever for the
 // guest's thread to stop, and with it the goroutine that would read the

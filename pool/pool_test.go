@@ -770,6 +770,8 @@ func TestConfig_invalid(t *testing.T) {
 		_, err := New(context.Background(), cfg)
 		assert.ErrorContains(t, err, "negative", "%+v", cfg)
 	}
+	_, err := New(context.Background(), Config{Module: []byte{0}, Concurrency: 1, Prefetch: maxHeld})
+	assert.ErrorContains(t, err, "Concurrency + Prefetch over")
 }
 
 // statusField returns a field of /proc/pid/status, such as "Seccomp".

@@ -421,18 +421,18 @@ func (w *workerProc) send(t *task) bool {
 		}
 		return false
 	}
+	// A task cancelled since the claim is not sent: its cancel found it
+	// in no worker's inflight, so nothing would stop it. Checked in the
+	// step that puts it there, so a later cancel finds it (task.mu is
+	// never held while taking w.mu).
+	if t.isDone() {
+		w.mu.Unlock()
+		return false
+	}
 	w.sends++
 	t.sent = w.sends
 	w.inflight[t.id] = t
 	w.mu.Unlock()
-	// A cancel that settled the task since the claim found it in no
-	// worker's hands and stopped nothing: withdraw it.
-	if t.isDone() {
-		w.mu.Lock()
-		delete(w.inflight, t.id)
-		w.mu.Unlock()
-		return false
-	}
 	if t.kind == abi.CallProcess {
 		w.procs.Add(1)
 	}
@@ -617,12 +617,17 @@ func (w *workerProc) stopCall(t *task) {
 		time.AfterFunc(cancelGrace, func() { w.enforceCancel(t) })
 		return
 	}
-	if w.runs(t) {
+	// Deciding and registering in one step: an answer read between the
+	// two would find nothing to look at, and t, started, would run on.
+	w.mu.Lock()
+	if w.runsLocked(t) {
+		w.mu.Unlock()
 		w.kill("it was running the cancelled call of "+t.fn, true)
 		return
 	}
-	w.mu.Lock()
-	w.cancelled[t] = false
+	if w.inflight[t.id] == t {
+		w.cancelled[t] = false
+	}
 	w.mu.Unlock()
 	w.cancel(t)
 }

@@ -67,6 +67,10 @@ type Stream struct {
 	// microseconds (the answer to a call it just made) and sleeps when it
 	// does not, leaving the CPU to the process that is to write them.
 	Spin func() bool
+	// Awake, if set on a stream with a bell (SetBell), is called when a
+	// Read that found the stream empty stops waiting, before it takes any
+	// bytes.
+	Awake func()
 	// buf holds a message too long for the caller's buffer; rest is the
 	// part of it Read has not returned yet.
 	buf, rest []byte
@@ -246,6 +250,9 @@ func (s *Stream) Read(p []byte) (int, error) {
 // sleep waits until the stream may have bytes for the reader: it spins,
 // then sleeps on the bell. It may return early; the caller checks again.
 func (s *Stream) sleep() {
+	if s.Awake != nil {
+		defer s.Awake()
+	}
 	ready := func() bool { return s.q.Len() > 0 || s.q.Closed() }
 	if spinWhile(ready, s.Spin, true) {
 		return

@@ -369,3 +369,60 @@ func benchStream(b *testing.B, bells bool) {
 		w1.Close()
 	}
 }
+
+// TestStream_spinAndAwakeHooks: a Read that finds the stream empty calls
+// Spin when it starts waiting and Awake when it stops, before it takes
+// the bytes (whether the spin or the bell ended the wait); a Read that
+// finds bytes calls neither.
+func TestStream_spinAndAwakeHooks(t *testing.T) {
+	for _, spins := range []int{spinIters, 0} {
+		t.Run(fmt.Sprintf("spins=%d", spins), func(t *testing.T) {
+			old := spinIters
+			spinIters = spins
+			t.Cleanup(func() { spinIters = old })
+			testHooks(t)
+		})
+	}
+}
+
+func testHooks(t *testing.T) {
+	d := newDir(t)
+	w, r, _ := newStreams(t, d, 256)
+	withBells(t, w, r)
+	var events []string
+	var mu sync.Mutex
+	note := func(e string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(events) == 0 || events[len(events)-1] != e {
+			events = append(events, e)
+		}
+	}
+	r.Spin = func() bool { note("spin"); return true }
+	r.Awake = func() {
+		note("awake")
+		require.True(t, r.Pending(), "Awake runs before the bytes are taken")
+	}
+	read := make(chan string)
+	go func() {
+		b := make([]byte, 8)
+		n, _ := r.Read(b)
+		read <- string(b[:n])
+	}()
+	time.Sleep(time.Millisecond)
+	_, err := w.Write([]byte("late"))
+	require.NoError(t, err)
+	require.Equal(t, "late", <-read)
+	mu.Lock()
+	require.Equal(t, []string{"spin", "awake"}, events)
+	events = nil
+	mu.Unlock()
+
+	_, err = w.Write([]byte("ready"))
+	require.NoError(t, err)
+	b := make([]byte, 8)
+	n, err := r.Read(b)
+	require.NoError(t, err)
+	require.Equal(t, "ready", string(b[:n]))
+	require.Empty(t, events, "no wait, no hooks")
+}

@@ -119,7 +119,7 @@ type server struct {
 	queued map[uint64]bool               // calls waiting for an executor
 
 	// The reader bumps drained each time it has read every frame there
-	// was (readerIdle), and raises idle until it reads the next; an
+	// was (readerIdle), and raises idle until it stops waiting (Awake); an
 	// executor about to start a call while frames are unread waits on
 	// drainCond for drained to move (see next).
 	calls        *shm.Stream
@@ -243,9 +243,15 @@ func serve(conn net.Conn, cookie string) int {
 	if AfterHarden != nil {
 		AfterHarden()
 	}
-	if init.Threads > 0 {
-		runtime.GOMAXPROCS(init.Threads) // before any guest runs: it stops the world
+	// Before any guest runs: changing GOMAXPROCS stops the world, which
+	// waits for every guest to leave wasm. Setting it, even to what it
+	// is, also keeps the runtime from changing it later on its own (as it
+	// does when the CPUs it may use change).
+	threads := init.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
 	}
+	runtime.GOMAXPROCS(threads)
 	frame, err := wire.AppendCBOR(nil, wire.TypeHello, &wire.Hello{PID: os.Getpid()})
 	if err != nil || w.Send(frame) != nil {
 		return ExitProtocol
@@ -273,14 +279,12 @@ func serve(conn net.Conn, cookie string) int {
 	s.calls = calls
 	s.drainCond = sync.NewCond(&s.drainMu)
 	calls.Spin = s.readerIdle
+	calls.Awake = func() { s.idle.Store(false) }
 	for range max(init.Concurrency, 1) {
 		go s.executor()
 	}
 	for {
 		t, body, err := r.Next()
-		if s.idle.Load() {
-			s.idle.Store(false)
-		}
 		if err != nil {
 			if errors.Is(err, wire.ErrFrame) || errors.Is(err, shm.ErrCorrupt) {
 				fmt.Fprintf(os.Stderr, "wasmpool worker: %v\n", err)
@@ -305,7 +309,16 @@ func serve(conn net.Conn, cookie string) int {
 			s.mu.Lock()
 			s.queued[c.ID] = true
 			s.mu.Unlock()
-			s.queue <- &c
+			select {
+			case s.queue <- &c:
+			default:
+				// Full (of calls cancelled while queued, which stay until
+				// an executor drops them): executors waiting in next for
+				// this reader must take from it for the reader to go on.
+				s.drain()
+				s.queue <- &c
+				s.idle.Store(false)
+			}
 		case wire.TypeCancel:
 			id, err := wire.ParseCancel(body)
 			if err != nil {
@@ -324,9 +337,14 @@ func serve(conn net.Conn, cookie string) int {
 // readerIdle is the calls stream's Spin hook: the reader has read every
 // frame there was and starts waiting for more.
 func (s *server) readerIdle() bool {
-	if s.idle.Load() {
-		return true // asked again at every yield of the same wait
+	if !s.idle.Load() { // asked again at every yield of the same wait
+		s.drain()
 	}
+	return true // go on spinning
+}
+
+// drain marks the reader idle and lets the executors waiting in next go.
+func (s *server) drain() {
 	s.idle.Store(true)
 	s.drained.Add(1)
 	if s.drainWaiters.Load() > 0 {
@@ -334,17 +352,19 @@ func (s *server) readerIdle() bool {
 		s.drainCond.Broadcast()
 		s.drainMu.Unlock()
 	}
-	return true // go on spinning
 }
 
-// next returns the next task call for an executor (false once there are
-// no more). While the parent has written frames the reader has not read,
-// it first waits until the reader has read them: a worker has no P to
+// next returns the next task call for an executor, waiting for one. While
+// the parent has written frames the reader has not read, it first waits
+// until the reader has read them: a worker has no P to
 // spare for its reader while guests compute (Init.Threads), so the reader
 // runs when executors wait, and a Cancel for the call behind the one that
 // just ended must be seen before that call starts.
-func (s *server) next() (*wire.Call, bool) {
-	if g := s.drained.Load(); !s.idle.Load() || s.calls.Pending() {
+func (s *server) next() *wire.Call {
+	// Pending before idle: the reader clears idle (Awake) before it takes
+	// bytes, so bytes gone from the stream show as a reader not idle.
+	g := s.drained.Load()
+	if pending := s.calls.Pending(); pending || !s.idle.Load() {
 		s.drainMu.Lock()
 		s.drainWaiters.Add(1)
 		for s.drained.Load() == g {
@@ -353,8 +373,7 @@ func (s *server) next() (*wire.Call, bool) {
 		s.drainWaiters.Add(-1)
 		s.drainMu.Unlock()
 	}
-	c, ok := <-s.queue
-	return c, ok
+	return <-s.queue
 }
 
 // cancelCall stops call id: a queued call is dropped, an interruptible one
@@ -391,10 +410,7 @@ func (s *server) executor() {
 	insts := map[*host.Module]*host.Instance{} // one reusable instance per module
 	out := &output{s: s}
 	for {
-		c, more := s.next()
-		if !more {
-			return
-		}
+		c := s.next()
 		ctx, stop, ok := s.start(c)
 		if !ok {
 			continue
