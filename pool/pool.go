@@ -56,7 +56,9 @@ type Config struct {
 	// instance of its own. 0 means 1.
 	Concurrency int
 	// Prefetch is how many task calls the pool sends a worker beyond those
-	// it is running, to hide the round trip. 0 means 2.
+	// it is running, to hide the round trip. 0 means it adapts: 4 while
+	// the worker's calls take under 100 µs each, else 2 (a call held
+	// behind a long one waits while another worker may be idle).
 	Prefetch int
 	// WorkerThreads is each worker's GOMAXPROCS: how many of its
 	// goroutines run Go or guest code at once. 0 means Concurrency when
@@ -196,6 +198,10 @@ type Pool struct {
 	objGate   gate // parent calls on arena objects; see gate
 	spawn     *spawner
 	nextID    atomic.Uint64
+	// prefetchFast and prefetchSlow are the task calls a worker is sent
+	// beyond Concurrency while its calls are short and while they are not
+	// (the same unless Config.Prefetch is 0); see workerProc.minQueue.
+	prefetchFast, prefetchSlow int
 
 	// arena holds the shared objects; objects creates them. parts tracks
 	// the participant numbers of live worker processes.
@@ -239,6 +245,10 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, done: make(chan struct{})}
 	p.queue.init()
+	p.prefetchFast, p.prefetchSlow = cfg.Prefetch, cfg.Prefetch
+	if cfg.Prefetch == 0 {
+		p.prefetchFast, p.prefetchSlow = 4, 2
+	}
 	// The workers' copy of the modules is made while they are checked.
 	made := make(chan error, 1)
 	go func() { made <- p.makeCode() }()
@@ -362,9 +372,6 @@ func (cfg *Config) normalize() error {
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 1
-	}
-	if cfg.Prefetch == 0 {
-		cfg.Prefetch = 2
 	}
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = host.DefaultMaxMessageSize

@@ -36,9 +36,10 @@ type task struct {
 	w        *workerProc // the worker holding it, while sent
 	ran      *workerProc // the last worker it was sent to
 	attempts int
-	// sent orders the task among the calls its holder was sent; under
-	// the holder's mu.
-	sent uint64
+	// sent orders the task among the calls its holder was sent, and
+	// sentAt is when; under the holder's mu.
+	sent   uint64
+	sentAt time.Time
 }
 
 // claim moves a queued task to worker w.
