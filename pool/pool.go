@@ -245,10 +245,7 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, done: make(chan struct{})}
 	p.queue.init()
-	p.prefetchFast, p.prefetchSlow = cfg.Prefetch, cfg.Prefetch
-	if cfg.Prefetch == 0 {
-		p.prefetchFast, p.prefetchSlow = 4, 2
-	}
+	p.prefetchFast, p.prefetchSlow = prefetchDepths(cfg.Prefetch)
 	// The workers' copy of the modules is made while they are checked.
 	made := make(chan error, 1)
 	go func() { made <- p.makeCode() }()
@@ -310,6 +307,15 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 		go p.watchMemory()
 	}
 	return p, nil
+}
+
+// prefetchDepths returns the prefetch while a worker's calls are short and
+// while they are not, for Config.Prefetch.
+func prefetchDepths(prefetch int) (fast, slow int) {
+	if prefetch == 0 {
+		return 4, 2
+	}
+	return prefetch, prefetch
 }
 
 // maxHeld bounds the task calls a worker holds (Concurrency + Prefetch):
@@ -473,19 +479,18 @@ func (p *Pool) validate(ctx context.Context, wasm []byte) ([]abi.Function, error
 
 // makeCode puts every module in one sealed file for the workers to map.
 func (p *Pool) makeCode() error {
-	names := slices.Sorted(maps.Keys(p.cfg.Modules))
-	parts := [][]byte{p.cfg.Module}
+	var parts [][]byte
 	var off uint64
 	add := func(wasm []byte) shm.Region {
+		parts = append(parts, wasm)
 		r := shm.Region{Off: off, Size: uint64(len(wasm))}
 		off += r.Size
 		return r
 	}
 	p.codeMain = add(p.cfg.Module)
-	p.codeMods = make(map[string]shm.Region, len(names))
-	for _, name := range names {
+	p.codeMods = make(map[string]shm.Region, len(p.cfg.Modules))
+	for _, name := range slices.Sorted(maps.Keys(p.cfg.Modules)) {
 		p.codeMods[name] = add(p.cfg.Modules[name])
-		parts = append(parts, p.cfg.Modules[name])
 	}
 	var err error
 	p.code, err = shm.NewSealedFile("wasmpool-code", parts...)
@@ -664,12 +669,13 @@ func (p *Pool) cancel(t *task, err error) {
 
 // cancelGrace is how long an interruptible worker has to stop a
 // cancelled call, and any worker to drop a call cancelled while queued
-// there once it is next in line (checkCancelled), before the pool ends it. A guest running compiled wasm
-// cannot be preempted by the Go runtime, so a worker whose guest loops can
-// be wedged as a whole: the next garbage collection waits forever for the
-// guest's thread to stop, and with it the goroutine that would read the
-// Cancel. Only the parent can end such a worker. (A worker that is not
-// interruptible is ended at once for a call it runs; see stopCall.)
+// there once it is next in line (checkCancelled), before the pool ends
+// it. A guest running compiled wasm cannot be preempted by the Go runtime,
+// so a worker whose guest loops can be wedged as a whole: the next garbage
+// collection waits forever for the guest's thread to stop, and with it
+// the goroutine that would read the Cancel. Only the parent can end such
+// a worker. (A worker that is not interruptible is ended at once for a
+// call it runs; see stopCall.)
 const cancelGrace = 250 * time.Millisecond
 
 // Future is the pending result of Submit. Its methods are safe for

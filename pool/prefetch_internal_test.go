@@ -16,10 +16,7 @@ import (
 func TestMinQueue_adaptivePrefetch(t *testing.T) {
 	newWorker := func(prefetch int) *workerProc {
 		p := &Pool{cfg: Config{Workers: 2, Concurrency: 1, Prefetch: prefetch}}
-		p.prefetchFast, p.prefetchSlow = prefetch, prefetch
-		if prefetch == 0 {
-			p.prefetchFast, p.prefetchSlow = 4, 2
-		}
+		p.prefetchFast, p.prefetchSlow = prefetchDepths(prefetch)
 		return &workerProc{p: p, slots: make(chan struct{}, 1+p.prefetchFast)}
 	}
 	// minQueues returns minQueue with 1..cap(slots) slots taken.

@@ -253,7 +253,7 @@ func (s *Stream) sleep() {
 	if s.Awake != nil {
 		defer s.Awake()
 	}
-	ready := func() bool { return s.q.Len() > 0 || s.q.Closed() }
+	ready := func() bool { return s.Pending() || s.q.Closed() }
 	if spinWhile(ready, s.Spin, true) {
 		return
 	}

@@ -356,15 +356,15 @@ func (s *server) drain() {
 
 // next returns the next task call for an executor, waiting for one. While
 // the parent has written frames the reader has not read, it first waits
-// until the reader has read them: a worker has no P to
-// spare for its reader while guests compute (Init.Threads), so the reader
-// runs when executors wait, and a Cancel for the call behind the one that
-// just ended must be seen before that call starts.
+// until the reader has read them: a worker has no P to spare for its
+// reader while guests compute (Init.Threads), so the reader runs when
+// executors wait, and a Cancel for the call behind the one that just
+// ended must be seen before that call starts.
 func (s *server) next() *wire.Call {
 	// Pending before idle: the reader clears idle (Awake) before it takes
 	// bytes, so bytes gone from the stream show as a reader not idle.
 	g := s.drained.Load()
-	if pending := s.calls.Pending(); pending || !s.idle.Load() {
+	if s.calls.Pending() || !s.idle.Load() {
 		s.drainMu.Lock()
 		s.drainWaiters.Add(1)
 		for s.drained.Load() == g {
