@@ -5,6 +5,7 @@ package harden
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -33,6 +34,12 @@ func Apply() error {
 			return fmt.Errorf("harden: RLIMIT_NOFILE: %w", err)
 		}
 	}
+	// no_new_privs is a thread's attribute, and seccomp's TSYNC copies
+	// the caller's to every thread: both calls must come from one thread,
+	// or a goroutine moved between them leaves every thread without it
+	// (and, without CAP_SYS_ADMIN, the filter refused).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("harden: no_new_privs: %w", err)
 	}
