@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"sync/atomic"
+	"time"
 )
 
 // Queue layout. Producer and consumer words sit on separate cache lines.
@@ -144,8 +145,24 @@ func (q Queue) read(pos uint32, b []byte) {
 // lock takes one side's internal lock, held for a few copies only. An
 // owner that died holding it is recovered by Table.Recover; the committed
 // state is consistent whatever it was doing, so ErrOwnerDied changes
-// nothing.
-func lock(l Lock, tok Token) { l.Acquire(tok, Forever) }
+// nothing. A lock held for longer than that belongs to a process that
+// broke the protocol (one that wrote another's token into it, say): lock
+// looks at the queue every lockSlice and returns ErrClosed once it is
+// closed, which is how the parent stops waiting on a broken worker's
+// streams.
+func (q Queue) lock(l Lock, tok Token) error {
+	for {
+		if err := l.Acquire(tok, Wait{Timeout: lockSlice}); err != ErrTimeout {
+			return nil
+		}
+		if q.Closed() {
+			return ErrClosed
+		}
+	}
+}
+
+// lockSlice is how often lock looks whether the queue was closed.
+const lockSlice = 50 * time.Millisecond
 
 // Put appends msgs in order, blocking while the queue is full. It returns
 // how many were put: all of them, or fewer with the error that stopped it
@@ -177,7 +194,9 @@ func (q Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
 
 // tryPut puts as many of msgs as fit now, under the lock.
 func (q Queue) tryPut(tok Token, msgs [][]byte) (int, error) {
-	lock(q.putLock, tok)
+	if err := q.lock(q.putLock, tok); err != nil {
+		return 0, err
+	}
 	if q.Closed() {
 		q.putLock.Release(tok)
 		return 0, ErrClosed
@@ -303,7 +322,9 @@ func (q Queue) Get(tok Token, wt Wait, max int, sink Sink) (int, error) {
 
 // tryGet takes up to max messages now; ErrWouldBlock when empty.
 func (q Queue) tryGet(tok Token, max int, sink Sink) (int, error) {
-	lock(q.getLock, tok)
+	if err := q.lock(q.getLock, tok); err != nil {
+		return 0, err
+	}
 	// Consumers first trust their last look at the producers' word, kept
 	// on their own line, and read the real one only when that shows the
 	// queue empty: as for producers and qSeenCons.

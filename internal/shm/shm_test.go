@@ -410,6 +410,37 @@ func TestQueue_blocking(t *testing.T) {
 	require.ErrorIs(t, <-done, ErrClosed)
 }
 
+// A queue whose lock a broken process holds forever (its token written
+// into the lock word, never released) blocks that side only until the
+// queue is closed: Close is how the parent stops waiting on a broken
+// worker's streams.
+func TestQueue_lockHeldForever(t *testing.T) {
+	d := newDir(t)
+	q := queue(t, d, Spec{Ring: 1024})
+	_, err := q.Put(tokA, NoWait, []byte("x"))
+	require.NoError(t, err)
+	const rogue = Token(0x7777)
+	atomic.StoreUint32(q.putLock.state, uint32(rogue))
+	atomic.StoreUint32(q.getLock.state, uint32(rogue))
+	done := make(chan error, 2)
+	go func() { _, err := q.Put(tokA, Forever, []byte("y")); done <- err }()
+	go func() { _, err := q.Get(tokB, Forever, 1, func(n int) []byte { return make([]byte, n) }); done <- err }()
+	select {
+	case err := <-done:
+		t.Fatalf("returned while the lock is held: %v", err)
+	case <-time.After(2 * lockSlice):
+	}
+	q.Close()
+	for range 2 {
+		select {
+		case err := <-done:
+			require.ErrorIs(t, err, ErrClosed)
+		case <-time.After(10 * time.Second):
+			t.Fatal("still waiting on the lock after Close")
+		}
+	}
+}
+
 func TestQueue_joinable(t *testing.T) {
 	d := newDir(t)
 	q := queue(t, d, Spec{Ring: 1024, Flags: FlagJoinable})
