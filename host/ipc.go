@@ -289,8 +289,8 @@ func blocking(op func(*localObject, shm.Token, shm.Wait) error, kinds ...abi.Obj
 }
 
 // ObjectCreator creates a shared object in the arena for a guest: in a
-// worker, the parent does (over its request socket). It returns the
-// object's handle. Implementations must be safe for concurrent use.
+// worker, the parent does (a shm.Client). It returns the object's handle.
+// Implementations must be safe for concurrent use.
 type ObjectCreator interface {
 	CreateObject(kind abi.ObjectKind, spec abi.ObjectSpec, name string) (shm.Handle, error)
 }

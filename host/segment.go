@@ -13,7 +13,7 @@ import (
 )
 
 // SegmentDirectory is where an instance's segment_create, segment_open and
-// segment_unlink go: in a worker, the parent (over its segment socket); in
+// segment_unlink go: in a worker, the parent (a shm.Client); in
 // a test, a *shm.Segments. Create and Open return a descriptor of the
 // segment's memfd that the caller then owns. Implementations must be safe
 // for concurrent use.

@@ -903,30 +903,38 @@ func TestCapabilities(t *testing.T) {
 	require.ErrorContains(t, err, "KEY=value")
 }
 
+// A worker whose host side writes a malformed frame to its results stream,
+// or a request the parent cannot parse, is ended at once: its call fails
+// with a *WorkerExitError that says why, the parent goes on, and the slot
+// gets new workers.
+func TestWorkers_brokenResultsStream(t *testing.T) {
+	for _, tc := range []struct{ probe, reason string }{
+		{probe.Garble, "unknown type 99"},
+		{probe.BadRequest, "malformed request: op 99"},
+	} {
+		t.Run(tc.probe, func(t *testing.T) {
+			t.Setenv(probe.Env, tc.probe)
+			p := newTestPool(t, Config{Workers: 1})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err := p.Call(ctx, "echo", []byte("x"))
+			var we *WorkerExitError
+			require.ErrorAs(t, err, &we)
+			require.Contains(t, we.Reason, "broke the control protocol")
+			require.Contains(t, we.Reason, tc.reason)
+			require.Equal(t, "killed", we.Signal)
+			first := we.PID
+			require.Eventually(t, func() bool {
+				pids := p.PIDs()
+				return pids[0] != 0 && pids[0] != first
+			}, 10*time.Second, 10*time.Millisecond, "the slot gets a new worker")
+		})
+	}
+}
+
 // TestWorkers_cannotEscape: host-side code inside a real worker (a hook
 // the hardened worker runs before its handshake) tries to exec a program
 // and open sockets; every attempt fails with EPERM.
-// A worker whose host side writes a malformed frame to its results stream
-// is ended at once: its call fails with a *WorkerExitError that says why,
-// the parent goes on, and the slot gets new workers.
-func TestWorkers_brokenResultsStream(t *testing.T) {
-	t.Setenv(probe.Env, probe.Garble)
-	p := newTestPool(t, Config{Workers: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err := p.Call(ctx, "echo", []byte("x"))
-	var we *WorkerExitError
-	require.ErrorAs(t, err, &we)
-	require.Contains(t, we.Reason, "broke the control protocol")
-	require.Contains(t, we.Reason, "unknown type 99")
-	require.Equal(t, "killed", we.Signal)
-	first := we.PID
-	require.Eventually(t, func() bool {
-		pids := p.PIDs()
-		return pids[0] != 0 && pids[0] != first
-	}, 10*time.Second, 10*time.Millisecond, "the slot gets a new worker")
-}
-
 func TestWorkers_cannotEscape(t *testing.T) {
 	t.Setenv(probe.Env, "1")
 	p := newTestPool(t, Config{Workers: 1})

@@ -56,25 +56,32 @@ const deathGrace = time.Second
 // shared memory?".
 const streamRing = 256 << 10
 
-// newStreams makes the two streams of one worker process in a small
+// newStreams makes the three streams of one worker process in a small
 // sealed memfd of their own (an shm arena with no objects), passed to that
-// worker only: calls (Call and Cancel frames) to it, results (Result and
-// Log frames) from it. Another worker cannot reach them, whatever it does
-// to the arena all workers share.
-func (p *Pool) newStreams() (a *shm.Arena, calls, results shm.Region, err error) {
-	if a, err = shm.Create(int(2*shm.StreamSize(streamRing))+64<<10, 1); err != nil {
-		return nil, calls, results, err
+// worker only: calls (Call and Cancel frames) to it, results (Result, Log
+// and Request frames) from it, and replies to its requests. Another
+// worker cannot reach them, whatever it does to the arena all workers
+// share.
+func (p *Pool) newStreams() (a *shm.Arena, calls, results, replies shm.Region, err error) {
+	if a, err = shm.Create(int(2*shm.StreamSize(streamRing)+shm.StreamSize(replyRing))+64<<10, 1); err != nil {
+		return nil, calls, results, replies, err
 	}
 	d := shm.NewDirectory(a)
 	if calls, err = d.Reserve(streamRing); err == nil {
-		results, err = d.Reserve(streamRing)
+		if results, err = d.Reserve(streamRing); err == nil {
+			replies, err = d.Reserve(replyRing)
+		}
 	}
 	if err != nil {
 		a.Close()
-		return nil, calls, results, err
+		return nil, calls, results, replies, err
 	}
-	return a, calls, results, nil
+	return a, calls, results, replies, nil
 }
+
+// replyRing is the ring of a worker's replies stream: a piece (a quarter)
+// holds the longest reply.
+const replyRing = 4 << 10
 
 // workerProc is the parent's side of one worker process, from start to
 // death. A dead workerProc is never reused: the slot gets a new one.
@@ -86,12 +93,14 @@ type workerProc struct {
 	pid   int
 	cmd   *exec.Cmd
 	conn  net.Conn
-	// streams holds the two streams of this process (see newStreams);
-	// calls and results are their regions, callsTo and resultsFrom the
-	// parent's ends, and w writes frames to callsTo.
-	streams              *shm.Arena
-	calls, results       shm.Region
-	callsTo, resultsFrom *shm.Stream
+	fds   *os.File // sends segment descriptors; the results reader's
+	// streams holds the three streams of this process (see newStreams);
+	// calls, results and replies are their regions, callsTo, resultsFrom
+	// and repliesTo the parent's ends, and w writes frames to callsTo.
+	// repliesTo is the results reader's (see answer).
+	streams                         *shm.Arena
+	calls, results, replies         shm.Region
+	callsTo, resultsFrom, repliesTo *shm.Stream
 	// streamMu orders stop's Close of callsTo before waitExit's end of
 	// the streams: once exiting is closed, waitExit unmaps them and
 	// nothing may touch them.
@@ -164,9 +173,11 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		inflight:  map[uint64]*task{},
 		cancelled: map[*task]bool{},
 	}
-	if w.streams, w.calls, w.results, err = p.newStreams(); err == nil {
+	if w.streams, w.calls, w.results, w.replies, err = p.newStreams(); err == nil {
 		if w.callsTo, err = shm.StreamAt(w.streams, w.calls, p.newLocal()); err == nil {
-			w.resultsFrom, err = shm.StreamAt(w.streams, w.results, p.newLocal())
+			if w.resultsFrom, err = shm.StreamAt(w.streams, w.results, p.newLocal()); err == nil {
+				w.repliesTo, err = shm.StreamAt(w.streams, w.replies, p.newLocal())
+			}
 		}
 		if err != nil {
 			w.streams.Close()
@@ -190,20 +201,13 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		return nil, &StartError{Worker: slot, Err: err}
 	}
 	w.part = part
-	segParent, segChild, err := shm.RequestPair()
+	segParent, segChild, err := shm.DescriptorPair()
 	if err != nil {
 		parentEnd.Close()
 		p.parts.give(part)
 		return nil, &StartError{Worker: slot, Err: err}
 	}
 	defer segChild.Close()
-	segConn, err := net.FileConn(segParent)
-	segParent.Close()
-	if err != nil {
-		parentEnd.Close()
-		p.parts.give(part)
-		return nil, &StartError{Worker: slot, Err: err}
-	}
 	// fd 3 = worker.ControlFD, fd 4 = worker.ArenaFD, fd 5 =
 	// worker.SegmentsFD, fd 6 = worker.StreamsFD, fd 7 = worker.CodeFD
 	w.cmd.ExtraFiles = []*os.File{childEnd, p.arena.File(), segChild, w.streams.File(), p.code}
@@ -211,7 +215,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	w.cmd.WaitDelay = time.Second
 	if err := p.spawn.start(w.cmd); err != nil {
 		parentEnd.Close()
-		segConn.Close()
+		segParent.Close()
 		p.parts.give(part)
 		return nil, &StartError{Worker: slot, Err: err}
 	}
@@ -219,7 +223,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	conn, err := net.FileConn(parentEnd)
 	parentEnd.Close()
 	if err != nil {
-		segConn.Close()
+		segParent.Close()
 		w.cmd.Process.Kill()
 		w.cmd.Wait()
 		p.retire(part)
@@ -228,7 +232,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	w.conn = conn
 	if err := w.handshake(ctx, cookie); err != nil {
 		conn.Close()
-		segConn.Close()
+		segParent.Close()
 		w.cmd.Process.Kill()
 		w.cmd.Wait()
 		p.retire(part)
@@ -239,14 +243,8 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 	w.resultsFrom.SetBell(conn, true)
 	w.w = wire.NewWriter(w.callsTo)
 	w.resultsFrom.Spin = w.expectsAnswer
-	p.wg.Add(4)
-	go func() {
-		defer p.wg.Done()
-		// The worker's death closes its end; a malformed request ends the
-		// service for that worker only (its guests then get EIO).
-		shm.Serve(segConn.(*net.UnixConn), shm.Services{Segments: p.segs, Objects: p.createForGuest})
-		segConn.Close()
-	}()
+	w.fds = segParent
+	p.wg.Add(3)
 	go w.waitExit()
 	go w.readLoop(wire.NewReader(w.resultsFrom, p.cfg.MaxMessageSize+wire.Overhead))
 	go w.feed()
@@ -271,6 +269,7 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 		Participant:      w.part,
 		Calls:            w.calls,
 		Results:          w.results,
+		Replies:          w.replies,
 		Threads:          w.p.workerThreads(),
 	})
 	if err != nil {
@@ -335,6 +334,26 @@ func (w *workerProc) expectsAnswer() bool {
 	n := len(w.inflight) - int(w.procs.Load())
 	w.mu.Unlock()
 	return n <= w.p.cfg.Concurrency
+}
+
+// answer serves a request from the worker (a segment, or an object its
+// guest creates): the descriptor of a segment it grants goes first, on
+// the descriptor socket, then the reply, on the replies stream. It is the
+// results reader's: requests are few and quick, and answering them in
+// line costs no hand-off. An error is a malformed request.
+func (w *workerProc) answer(req []byte) error {
+	sv := shm.Services{Segments: w.p.segs, Objects: w.p.createForGuest}
+	// The worker takes each descriptor before it asks again, so the
+	// socket has room; one that does not is broken, and the send fails.
+	reply, err := sv.Handle(req, func(f *os.File) error { return shm.SendFile(w.fds, f) })
+	if err != nil {
+		return err
+	}
+	// The worker reads each reply before it asks again, so the ring has
+	// room; a failed write is the worker's end, which readLoop sees next.
+	w.repliesTo.Write(reply)
+	w.p.segs.Prepare() // the next segment's memfd, while the worker maps this one
+	return nil
 }
 
 // isExiting reports whether waitExit has begun to end the streams.
@@ -492,6 +511,7 @@ func (w *workerProc) send(t *task) bool {
 func (w *workerProc) readLoop(r *wire.Reader) {
 	defer w.p.wg.Done()
 	defer close(w.read)
+	defer w.fds.Close()
 	for {
 		typ, body, err := r.Next()
 		if err != nil {
@@ -563,6 +583,11 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 				continue
 			}
 			t.finish(res.Output, nil)
+		case wire.TypeRequest:
+			if err := w.answer(body); err != nil {
+				w.kill("broke the control protocol: "+err.Error(), false)
+				return
+			}
 		case wire.TypeLog:
 			l, err := wire.ParseLog(body)
 			if err != nil {
@@ -787,6 +812,7 @@ func (w *workerProc) waitExit() {
 	w.streamMu.Unlock()
 	w.callsTo.Close()
 	w.resultsFrom.Close()
+	w.repliesTo.Close() // wakes answer if a broken worker left it no room
 	<-w.read
 	w.w.Close()
 	// Nothing reads or writes the streams any more: stop leaves them

@@ -133,7 +133,7 @@ func (r *runner) segmentCreate(ctx context.Context) error {
 	}
 	py := r.baseline(ctx, "segment-create", "-n", fmt.Sprint(n))
 	r.table.add(row{name: "segment create+attach+unlink, 4 KiB", unit: micros, ours: median(samples), python: py.median("segment-create"), target: &target{50}})
-	r.table.note("segment-create: a guest loops create (the parent makes and seals the memfd and passes it over the worker's segment socket), "+
+	r.table.note("segment-create: a guest loops create (the parent sizes and seals a memfd and passes it over the worker's descriptor socket; the request and the answer travel on the worker's streams), "+
 		"map over a window of its memory, write a byte, unmap, unlink, close; %d cycles, µs per cycle. "+
 		"Python: the parent creates a SharedMemory, a child attaches by name and writes a byte (a Pipe round trip), the parent unlinks.", n)
 	return nil

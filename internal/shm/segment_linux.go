@@ -23,12 +23,27 @@ func NewSegmentFile(size int64) (*os.File, int64, error) {
 	if size <= 0 {
 		return nil, 0, fmt.Errorf("shm: segment size %d: %w", size, ErrBadSize)
 	}
-	size = (size + SegmentPage - 1) &^ (SegmentPage - 1)
+	f, err := newMemfd()
+	if err != nil {
+		return nil, 0, err
+	}
+	return sizeSegmentFile(f, size)
+}
+
+// newMemfd makes an empty memfd that can be sealed.
+func newMemfd() (*os.File, error) {
 	fd, err := unix.MemfdCreate("wasmpool-segment", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
-		return nil, 0, fmt.Errorf("shm: memfd_create: %w", err)
+		return nil, fmt.Errorf("shm: memfd_create: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "wasmpool-segment")
+	return os.NewFile(uintptr(fd), "wasmpool-segment"), nil
+}
+
+// sizeSegmentFile sizes the empty memfd f as NewSegmentFile does and seals
+// it; on failure it closes f.
+func sizeSegmentFile(f *os.File, size int64) (*os.File, int64, error) {
+	size = (size + SegmentPage - 1) &^ (SegmentPage - 1)
+	fd := int(f.Fd())
 	if err := unix.Ftruncate(fd, size); err != nil {
 		f.Close()
 		return nil, 0, fmt.Errorf("shm: sizing segment: %w", err)
@@ -95,7 +110,11 @@ type Segments struct {
 	byName map[string]*os.File
 	next   uint64
 	closed bool
+	spares []*os.File // empty memfds made ahead by Prepare
 }
+
+// maxSpares is how many empty memfds Prepare keeps ready.
+const maxSpares = 4
 
 // NewSegments returns an empty directory that refuses segments larger
 // than maxSize bytes and more than maxCount live names (ErrNoSpace).
@@ -115,68 +134,127 @@ func (s *Segments) LimitTotal(total int64) {
 // Create makes a segment of at least size bytes under name, or under a
 // new unique name ("wp-N") when name is empty.
 func (s *Segments) Create(name string, size int64) (SegmentInfo, *os.File, error) {
+	var dup *os.File
+	info, err := s.create(name, size, func(f *os.File) (err error) {
+		dup, err = dupFile(f)
+		return err
+	})
+	return info, dup, err
+}
+
+// Prepare makes empty memfds ahead, up to a few, for Create to size
+// instead of making its own: memfd_create is a third of what a segment
+// costs the parent, and a caller that answers a worker's request can
+// prepare the next one after it has answered. It is safe for concurrent
+// use; it stops at the first failure (Create then makes its own), and
+// Close closes the spares.
+func (s *Segments) Prepare() {
+	for {
+		s.mu.Lock()
+		n := len(s.spares)
+		s.mu.Unlock()
+		if n >= maxSpares {
+			return
+		}
+		f, err := newMemfd()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closed || len(s.spares) >= maxSpares {
+			s.mu.Unlock()
+			f.Close()
+			return
+		}
+		s.spares = append(s.spares, f)
+		s.mu.Unlock()
+	}
+}
+
+// create is Create, handing the directory's own file to give, under the
+// directory's lock, before it registers the name; if give fails the
+// segment is not made. give must not keep f.
+func (s *Segments) create(name string, size int64, give func(f *os.File) error) (SegmentInfo, error) {
 	if err := checkSegmentName(name, true); err != nil {
-		return SegmentInfo{}, nil, err
+		return SegmentInfo{}, err
 	}
 	switch {
 	case size <= 0:
-		return SegmentInfo{}, nil, fmt.Errorf("shm: segment size %d: %w", size, ErrBadSize)
+		return SegmentInfo{}, fmt.Errorf("shm: segment size %d: %w", size, ErrBadSize)
 	case size > s.maxSize || (size+SegmentPage-1)&^(SegmentPage-1) > s.maxSize:
-		return SegmentInfo{}, nil, fmt.Errorf("shm: segment size %d beyond the maximum %d: %w", size, s.maxSize, ErrNoSpace)
+		return SegmentInfo{}, fmt.Errorf("shm: segment size %d beyond the maximum %d: %w", size, s.maxSize, ErrNoSpace)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return SegmentInfo{}, nil, ErrClosed
+		return SegmentInfo{}, ErrClosed
 	case name != "" && s.byName[name] != nil:
-		return SegmentInfo{}, nil, fmt.Errorf("shm: segment %q: %w", name, ErrExists)
+		return SegmentInfo{}, fmt.Errorf("shm: segment %q: %w", name, ErrExists)
 	case len(s.byName) >= s.maxCount:
-		return SegmentInfo{}, nil, fmt.Errorf("shm: %d segments: %w", len(s.byName), ErrNoSpace)
+		return SegmentInfo{}, fmt.Errorf("shm: %d segments: %w", len(s.byName), ErrNoSpace)
 	case s.maxTotal > 0 && s.total+(size+SegmentPage-1)&^(SegmentPage-1) > s.maxTotal:
-		return SegmentInfo{}, nil, fmt.Errorf("shm: segments would take %d bytes, more than %d: %w", s.total+size, s.maxTotal, ErrNoSpace)
+		return SegmentInfo{}, fmt.Errorf("shm: segments would take %d bytes, more than %d: %w", s.total+size, s.maxTotal, ErrNoSpace)
 	}
 	for name == "" || s.byName[name] != nil {
 		s.next++
 		name = "wp-" + strconv.FormatUint(s.next, 10)
 	}
-	f, rounded, err := NewSegmentFile(size)
-	if err != nil {
-		return SegmentInfo{}, nil, err
+	var (
+		f   *os.File
+		err error
+	)
+	if n := len(s.spares); n > 0 {
+		f, s.spares = s.spares[n-1], s.spares[:n-1]
+	} else if f, err = newMemfd(); err != nil {
+		return SegmentInfo{}, err
 	}
-	dup, err := dupFile(f)
+	f, rounded, err := sizeSegmentFile(f, size)
 	if err != nil {
+		return SegmentInfo{}, err
+	}
+	if err := give(f); err != nil {
 		f.Close()
-		return SegmentInfo{}, nil, err
+		return SegmentInfo{}, err
 	}
 	s.byName[name] = f
 	s.total += rounded
-	return SegmentInfo{Name: name, Size: rounded}, dup, nil
+	return SegmentInfo{Name: name, Size: rounded}, nil
 }
 
 // Open returns the segment of that name and a new descriptor of it.
 func (s *Segments) Open(name string) (SegmentInfo, *os.File, error) {
+	var dup *os.File
+	info, err := s.open(name, func(f *os.File) (err error) {
+		dup, err = dupFile(f)
+		return err
+	})
+	return info, dup, err
+}
+
+// open is Open, handing the directory's own file to give under the
+// directory's lock. give must not keep f.
+func (s *Segments) open(name string, give func(f *os.File) error) (SegmentInfo, error) {
 	if err := checkSegmentName(name, false); err != nil {
-		return SegmentInfo{}, nil, err
+		return SegmentInfo{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return SegmentInfo{}, nil, ErrClosed
+		return SegmentInfo{}, ErrClosed
 	}
 	f := s.byName[name]
 	if f == nil {
-		return SegmentInfo{}, nil, fmt.Errorf("shm: segment %q: %w", name, ErrNotFound)
+		return SegmentInfo{}, fmt.Errorf("shm: segment %q: %w", name, ErrNotFound)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return SegmentInfo{}, nil, fmt.Errorf("shm: segment stat: %w", err)
+		return SegmentInfo{}, fmt.Errorf("shm: segment stat: %w", err)
 	}
-	dup, err := dupFile(f)
-	if err != nil {
-		return SegmentInfo{}, nil, err
+	if err := give(f); err != nil {
+		return SegmentInfo{}, err
 	}
-	return SegmentInfo{Name: name, Size: st.Size}, dup, nil
+	return SegmentInfo{Name: name, Size: st.Size}, nil
 }
 
 // Unlink removes name from the directory. Mappings made before stay valid.
@@ -210,6 +288,10 @@ func (s *Segments) Close() {
 		f.Close()
 		delete(s.byName, name)
 	}
+	for _, f := range s.spares {
+		f.Close()
+	}
+	s.spares = nil
 	s.closed = true
 }
 

@@ -42,6 +42,9 @@ func (s *Segments) Open(name string) (SegmentInfo, *os.File, error) {
 // Unlink returns ErrNotSupported outside Linux.
 func (s *Segments) Unlink(name string) error { return ErrNotSupported }
 
+// Prepare does nothing outside Linux.
+func (s *Segments) Prepare() {}
+
 // Len returns 0 outside Linux.
 func (s *Segments) Len() int { return 0 }
 

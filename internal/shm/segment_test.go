@@ -3,9 +3,9 @@
 package shm
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 
@@ -103,6 +103,30 @@ func TestSegments_limitTotal(t *testing.T) {
 	f.Close()
 }
 
+// Prepare keeps a few empty memfds that Create sizes instead of making
+// its own; Close closes those not taken.
+func TestSegments_prepare(t *testing.T) {
+	fds := func() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
+	before := fds()
+	s := NewSegments(1<<20, 8)
+	s.Prepare()
+	require.Equal(t, before+maxSpares, fds())
+	s.Prepare()
+	require.Equal(t, before+maxSpares, fds(), "no more than maxSpares")
+	info, f, err := s.Create("a", 100)
+	require.NoError(t, err)
+	require.Equal(t, int64(SegmentPage), info.Size)
+	size, err := CheckSegmentFile(f)
+	require.NoError(t, err, "a spare is sized and sealed like a new one")
+	require.Equal(t, info.Size, size)
+	f.Close()
+	require.Equal(t, before+maxSpares, fds(), "the spare became the segment's file")
+	s.Close()
+	require.Equal(t, before, fds(), "Close closes the spares")
+	s.Prepare()
+	require.Equal(t, before, fds(), "a closed directory prepares nothing")
+}
+
 func TestCheckSegmentFile_refusesUnsealed(t *testing.T) {
 	fd, err := unix.MemfdCreate("unsealed", unix.MFD_CLOEXEC)
 	require.NoError(t, err)
@@ -113,34 +137,29 @@ func TestCheckSegmentFile_refusesUnsealed(t *testing.T) {
 	require.ErrorContains(t, err, "not sealed")
 }
 
-// servedPair starts Serve on one end of a RequestPair and returns a
-// client on the other.
-func servedPair(t *testing.T, s *Segments) (*Client, *net.UnixConn, chan error) {
+// servedPair returns a client whose requests s answers, in this process,
+// as the pool answers a worker's: replies in memory, descriptors over a
+// DescriptorPair.
+func servedPair(t *testing.T, s *Segments) *Client {
 	return servedServices(t, Services{Segments: s})
 }
 
-func servedServices(t *testing.T, sv Services) (*Client, *net.UnixConn, chan error) {
+func servedServices(t *testing.T, sv Services) *Client {
 	t.Helper()
-	pf, wf, err := RequestPair()
+	pf, wf, err := DescriptorPair()
 	require.NoError(t, err)
-	pc, err := net.FileConn(pf)
+	t.Cleanup(func() { pf.Close() })
+	c, err := NewClient(wf, func(req []byte) ([]byte, error) {
+		return sv.Handle(req, func(f *os.File) error { return SendFile(pf, f) })
+	})
 	require.NoError(t, err)
-	pf.Close()
-	wc, err := net.FileConn(wf)
-	require.NoError(t, err)
-	wf.Close()
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(pc.(*net.UnixConn), sv)
-		pc.Close()
-	}()
-	return NewClient(wc.(*net.UnixConn)), wc.(*net.UnixConn), done
+	return c
 }
 
 func TestSegmentService(t *testing.T) {
 	s := NewSegments(1<<20, 8)
 	defer s.Close()
-	c, _, done := servedPair(t, s)
+	c := servedPair(t, s)
 	info, f, err := c.Create("svc", 10)
 	require.NoError(t, err)
 	require.Equal(t, SegmentInfo{Name: "svc", Size: SegmentPage}, info)
@@ -167,46 +186,77 @@ func TestSegmentService(t *testing.T) {
 	require.ErrorIs(t, c.Unlink("svc"), ErrNotFound)
 
 	require.NoError(t, c.Close())
-	require.NoError(t, <-done, "the client's end closing ends the service cleanly")
-	_, _, err = c.Open("svc")
-	require.Error(t, err)
+	require.NoError(t, c.Close(), "idempotent")
+	_, _, err = c.Create("svc2", 10)
+	require.ErrorIs(t, err, ErrClosed)
+	require.Zero(t, s.Len())
 }
 
-// A malformed request ends the service with an error and never touches the
-// directory.
-func TestSegmentService_malformed(t *testing.T) {
+// A segment whose descriptor cannot be sent is not made, and the reply
+// says so.
+func TestServices_sendFails(t *testing.T) {
+	s := NewSegments(1<<20, 8)
+	defer s.Close()
+	s.Prepare()
+	sv := Services{Segments: s}
+	req := append(binary.LittleEndian.AppendUint64([]byte{segOpCreate}, 10), "x"...)
+	reply, err := sv.Handle(req, func(*os.File) error { return unix.EAGAIN })
+	require.NoError(t, err)
+	require.Equal(t, segFailed, reply[0])
+	require.Zero(t, s.Len())
+	_, _, err = s.Open("x")
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+// A reply granting a segment with no descriptor queued breaks the client
+// at once (no wait) and for good: it never hands a guest the next
+// segment's descriptor in place of this one's.
+func TestClient_missingDescriptor(t *testing.T) {
+	_, wf, err := DescriptorPair()
+	require.NoError(t, err)
+	asked := 0
+	c, err := NewClient(wf, func([]byte) ([]byte, error) {
+		asked++
+		return binary.LittleEndian.AppendUint64([]byte{segOK}, SegmentPage), nil
+	})
+	require.NoError(t, err)
+	defer c.Close()
+	_, _, err = c.Create("a", 10)
+	require.ErrorContains(t, err, "receiving its descriptor")
+	_, _, err = c.Open("a")
+	require.ErrorContains(t, err, "receiving its descriptor")
+	require.Equal(t, 1, asked, "a broken client asks no more")
+}
+
+// A malformed request is ErrRequest and never touches the directory.
+func TestServices_malformed(t *testing.T) {
 	for name, req := range map[string][]byte{
-		"short":    {segOpOpen, 1, 2},
-		"long":     make([]byte, segMaxDatagram+1),
-		"badop":    append([]byte{99}, make([]byte, 8)...),
-		"emptyeof": {},
+		"short":  {segOpOpen, 1, 2},
+		"long":   append([]byte{segOpCreate}, make([]byte, MaxRequest)...),
+		"badop":  append([]byte{99}, make([]byte, 8)...),
+		"empty":  {},
+		"object": append([]byte{opObject}, make([]byte, 8+abi.ObjectSpecSize-1)...),
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := NewSegments(1<<20, 8)
 			defer s.Close()
-			_, wc, done := servedPair(t, s)
-			_, _, err := wc.WriteMsgUnix(req, nil, nil)
-			require.NoError(t, err)
-			err = <-done
-			if name == "emptyeof" {
-				require.NoError(t, err, "an empty datagram reads as EOF")
-			} else {
-				require.Error(t, err)
-			}
-			wc.Close()
+			sent := false
+			_, err := Services{Segments: s}.Handle(req, func(*os.File) error { sent = true; return nil })
+			require.ErrorIs(t, err, ErrRequest)
 			require.Zero(t, s.Len())
+			require.False(t, sent)
 		})
 	}
 }
 
-// Objects created over the socket land in the parent's directory; the
+// Objects created by request land in the parent's directory; the
 // errors come back typed.
-func TestServe_objects(t *testing.T) {
+func TestServices_objects(t *testing.T) {
 	a, err := Create(1<<20, 16)
 	require.NoError(t, err)
 	defer a.Close()
 	d := NewDirectory(a)
-	c, _, done := servedServices(t, Services{Segments: NewSegments(1<<20, 1), Objects: func(s Spec) (Handle, error) {
+	c := servedServices(t, Services{Segments: NewSegments(1<<20, 1), Objects: func(s Spec) (Handle, error) {
 		o, err := d.Create(s)
 		if err != nil && !errors.Is(err, ErrExists) && !errors.Is(err, ErrNoSpace) {
 			err = fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -226,11 +276,57 @@ func TestServe_objects(t *testing.T) {
 	_, err = c.CreateObject(abi.KindLock, abi.ObjectSpec{}, string(make([]byte, MaxName+1)))
 	require.ErrorIs(t, err, ErrBadName)
 	c.Close()
-	require.NoError(t, <-done)
 
-	c, _, done = servedPair(t, NewSegments(1<<20, 1))
+	c = servedPair(t, NewSegments(1<<20, 1))
 	_, err = c.CreateObject(abi.KindLock, abi.ObjectSpec{}, "l")
 	require.ErrorIs(t, err, ErrNotSupported, "no object service")
 	c.Close()
-	require.NoError(t, <-done)
+}
+
+// FuzzServices_Handle: any request a worker could send is either
+// ErrRequest or answered with a well-formed reply, and a granted segment's
+// descriptor is handed over exactly once, never kept.
+func FuzzServices_Handle(f *testing.F) {
+	req := func(op byte, arg uint64, rest ...byte) []byte {
+		return append(binary.LittleEndian.AppendUint64([]byte{op}, arg), rest...)
+	}
+	f.Add(req(segOpCreate, 4096, 'a'))
+	f.Add(req(segOpCreate, 1<<40))
+	f.Add(req(segOpOpen, 0, 'a'))
+	f.Add(req(segOpUnlink, 0, 'a'))
+	f.Add(req(opObject, uint64(abi.KindQueue), abi.AppendObjectSpec(nil, abi.ObjectSpec{Ring: 4096})...))
+	f.Add([]byte{segOpOpen, 1})
+	a, err := Create(1<<20, 16)
+	require.NoError(f, err)
+	defer a.Close()
+	d := NewDirectory(a)
+	f.Fuzz(func(t *testing.T, req []byte) {
+		s := NewSegments(1<<20, 4)
+		defer s.Close()
+		if _, f, err := s.Create("a", 1); err == nil {
+			f.Close()
+		}
+		sv := Services{Segments: s, Objects: func(sp Spec) (Handle, error) {
+			o, err := d.Create(sp)
+			return o.Handle, err
+		}}
+		sent := 0
+		reply, err := sv.Handle(req, func(f *os.File) error {
+			sent++
+			_, err := CheckSegmentFile(f)
+			return err
+		})
+		if err != nil {
+			require.ErrorIs(t, err, ErrRequest)
+			require.Zero(t, sent)
+			return
+		}
+		require.GreaterOrEqual(t, len(reply), 9)
+		require.LessOrEqual(t, len(reply), MaxRequest)
+		require.LessOrEqual(t, sent, 1)
+		if reply[0] == segOK && (req[0] == segOpCreate || req[0] == segOpOpen) {
+			require.Equal(t, 1, sent, "a granted segment's descriptor was sent")
+		}
+		require.LessOrEqual(t, s.Len(), 4)
+	})
 }

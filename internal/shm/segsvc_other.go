@@ -3,30 +3,44 @@
 package shm
 
 import (
-	"net"
+	"errors"
 	"os"
 
 	"github.com/wasmpool/wasmpool/abi"
 )
 
-// Services are what Serve answers; see the Linux build.
+// MaxRequest is the longest request or reply body.
+const MaxRequest = 9 + abi.ObjectSpecSize + MaxSegmentName
+
+// Services are what Handle answers; see the Linux build.
 type Services struct {
 	Segments *Segments
 	Objects  func(Spec) (Handle, error)
 }
 
-// RequestPair returns ErrNotSupported outside Linux.
-func RequestPair() (parent, worker *os.File, err error) { return nil, nil, ErrNotSupported }
+// ErrRequest is returned, wrapped, by Handle for a request that breaks
+// the protocol.
+var ErrRequest = errors.New("shm: malformed request")
 
-// Serve returns ErrNotSupported outside Linux.
-func Serve(conn *net.UnixConn, sv Services) error { return ErrNotSupported }
+// Handle returns ErrNotSupported outside Linux.
+func (sv Services) Handle(req []byte, send func(f *os.File) error) ([]byte, error) {
+	return nil, ErrNotSupported
+}
+
+// DescriptorPair returns ErrNotSupported outside Linux.
+func DescriptorPair() (parent, worker *os.File, err error) { return nil, nil, ErrNotSupported }
+
+// SendFile returns ErrNotSupported outside Linux.
+func SendFile(sock *os.File, f *os.File) error { return ErrNotSupported }
 
 // Client asks the parent for segments; outside Linux every request fails
 // with ErrNotSupported.
-type Client struct{ conn *net.UnixConn }
+type Client struct{ sock *os.File }
 
-// NewClient wraps conn, which the client then owns.
-func NewClient(conn *net.UnixConn) *Client { return &Client{conn: conn} }
+// NewClient returns a client on sock, which it then owns.
+func NewClient(sock *os.File, exchange func(req []byte) ([]byte, error)) (*Client, error) {
+	return &Client{sock: sock}, nil
+}
 
 // Create returns ErrNotSupported outside Linux.
 func (c *Client) Create(name string, size int64) (SegmentInfo, *os.File, error) {
@@ -46,5 +60,5 @@ func (c *Client) CreateObject(kind abi.ObjectKind, spec abi.ObjectSpec, name str
 	return 0, ErrNotSupported
 }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the descriptor socket.
+func (c *Client) Close() error { return c.sock.Close() }

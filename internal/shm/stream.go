@@ -8,8 +8,8 @@ import (
 )
 
 // Region is a stretch of an arena that no table entry names, reserved for
-// a Stream. The pool reserves a worker's two streams in an arena of their
-// own and tells the worker where they are.
+// a Stream. The pool reserves a worker's streams in an arena of their own
+// and tells the worker where they are.
 type Region struct {
 	Off, Size uint64
 }

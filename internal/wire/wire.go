@@ -35,6 +35,10 @@ const (
 	TypeResult Type = 4 // W→P, Result
 	TypeLog    Type = 5 // W→P, Log
 	TypeCancel Type = 6 // P→W, u64 call id
+	// TypeRequest carries a worker's request to the parent (a segment,
+	// an object its guest creates); its body is internal/shm's, opaque
+	// here. The reply comes on the worker's replies stream (Init.Replies).
+	TypeRequest Type = 7 // W→P
 )
 
 // ErrFrame is returned, wrapped, for a frame that breaks the protocol: an
@@ -70,15 +74,20 @@ type Init struct {
 	Modules map[string]shm.Region `cbor:"12,keyasint,omitempty"`
 	// Calls and Results are the regions, in the worker's own streams
 	// memfd (worker.StreamsFD), of the two streams that carry every frame
-	// after Hello: Call and Cancel frames to the worker,
-	// Result and Log frames from it. The socket then only carries the
-	// streams' wake-up bytes (shm.Bell) and tells each side that the
-	// other has gone.
+	// after Hello: Call and Cancel frames to the worker, Result, Log and
+	// Request frames from it. The socket then only carries the streams'
+	// wake-up bytes (shm.Bell) and tells each side that the other has
+	// gone.
 	Calls   shm.Region `cbor:"13,keyasint"`
 	Results shm.Region `cbor:"14,keyasint"`
 	// Threads, when not 0, is the worker's GOMAXPROCS, set once before
 	// Hello; 0 leaves the Go runtime's default.
 	Threads int `cbor:"15,keyasint,omitempty"`
+	// Replies is the region, in the streams memfd, of the stream on which
+	// the parent answers the worker's requests, one message per reply. A
+	// request's sender reads its reply itself (the worker's requests take
+	// turns), so the answer costs no hand-off between goroutines.
+	Replies shm.Region `cbor:"16,keyasint"`
 }
 
 // Hello answers Init: the worker's pid, or why it cannot serve.
@@ -252,6 +261,13 @@ func ParseCancel(body []byte) (uint64, error) {
 	return binary.LittleEndian.Uint64(body), nil
 }
 
+// AppendRaw appends a frame of type t whose body is body.
+func AppendRaw(dst []byte, t Type, body []byte) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(body)+1))
+	dst = append(dst, byte(t))
+	return append(dst, body...)
+}
+
 // AppendCBOR appends v, CBOR-encoded, as a frame of type t.
 func AppendCBOR(dst []byte, t Type, v any) ([]byte, error) {
 	body, err := cbor.Marshal(v)
@@ -299,7 +315,7 @@ func (r *Reader) Next() (Type, []byte, error) {
 	if n == 0 || uint64(n) > uint64(r.max) {
 		return 0, nil, fmt.Errorf("%w: length %d (limit %d)", ErrFrame, n, r.max)
 	}
-	if t < TypeInit || t > TypeCancel {
+	if t < TypeInit || t > TypeRequest {
 		return 0, nil, fmt.Errorf("%w: unknown type %d", ErrFrame, t)
 	}
 	body := make([]byte, n-1)

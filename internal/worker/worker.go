@@ -48,12 +48,13 @@ var AfterHarden func()
 // set AfterHarden) to play a worker whose host side breaks the protocol.
 var AfterHello func(results io.Writer)
 
-// SegmentsFD is the worker's end of the segment socket (see
-// shm.RequestPair), when Init names a participant.
+// SegmentsFD is the worker's end of the socket on which the parent sends
+// the descriptors of segments (see shm.DescriptorPair).
 const SegmentsFD = 5
 
-// StreamsFD is the sealed memfd of this worker's two streams (Init's Calls
-// and Results regions are in it), which no other worker has.
+// StreamsFD is the sealed memfd of this worker's three streams (Init's
+// Calls, Results and Replies regions are in it), which no other worker
+// has.
 const StreamsFD = 6
 
 // CodeFD is the sealed memfd holding the modules (shm.NewSealedFile); Init
@@ -157,20 +158,13 @@ func serve(conn net.Conn, cookie string) int {
 		Participant:      init.Participant,
 		Capabilities:     init.Capabilities,
 	}
-	var calls, results *shm.Stream
+	var calls, results, replies *shm.Stream
 	if init.Participant == 0 {
 		err = errors.New("Init names no participant: a worker needs the shared arena")
 	}
 	if err == nil {
 		if cfg.Arena, err = shm.Map(os.NewFile(ArenaFD, "wasmpool-arena")); err == nil {
 			defer cfg.Arena.Close()
-		}
-	}
-	if err == nil {
-		var segs *shm.Client
-		if segs, err = segmentClient(); err == nil {
-			defer segs.Close()
-			cfg.Segments, cfg.Objects = segs, segs
 		}
 	}
 	if err == nil {
@@ -181,8 +175,21 @@ func serve(conn net.Conn, cookie string) int {
 		// returns, and the mapping ends with the process.
 		if streams, err = shm.Map(os.NewFile(StreamsFD, "wasmpool-streams")); err == nil {
 			if calls, err = shm.StreamAt(streams, init.Calls, tok); err == nil {
-				results, err = shm.StreamAt(streams, init.Results, tok)
+				if results, err = shm.StreamAt(streams, init.Results, tok); err == nil {
+					replies, err = shm.StreamAt(streams, init.Replies, tok)
+				}
 			}
+		}
+	}
+	var rw *wire.Writer // every frame after Hello
+	if err == nil {
+		rw = wire.NewWriter(results)
+		defer rw.Close()
+		reqs := &requests{w: rw, replies: replies}
+		var segs *shm.Client
+		if segs, err = segmentClient(reqs.exchange); err == nil {
+			defer segs.Close()
+			cfg.Segments, cfg.Objects = segs, segs
 		}
 	}
 	var code []byte
@@ -265,8 +272,6 @@ func serve(conn net.Conn, cookie string) int {
 	if AfterHello != nil {
 		AfterHello(results)
 	}
-	rw := wire.NewWriter(results)
-	defer rw.Close()
 	r = wire.NewReader(calls, init.MaxMessageSize+wire.Overhead)
 	s := &server{
 		w:      rw,
@@ -582,20 +587,37 @@ func (o *output) log(level abi.LogLevel, msg []byte) {
 	o.s.w.Send(wire.AppendLog(nil, &wire.Log{ID: o.id, Stream: wire.StreamLog + uint8(level), Data: msg}))
 }
 
-// segmentClient wraps the inherited segment socket.
-func segmentClient() (*shm.Client, error) {
-	f := os.NewFile(SegmentsFD, "wasmpool-segments")
-	c, err := net.FileConn(f)
-	f.Close()
+// requests carries the worker's requests to the parent (shm.Client's)
+// with its results; the sender then reads the reply from the replies
+// stream itself, spinning first: the parent answers within microseconds.
+// The client lets one request out at a time, so each reply is the
+// sender's.
+type requests struct {
+	w       *wire.Writer
+	replies *shm.Stream
+	buf     [shm.MaxRequest]byte
+}
+
+func (r *requests) exchange(req []byte) ([]byte, error) {
+	if err := r.w.Send(wire.AppendRaw(nil, wire.TypeRequest, req)); err != nil {
+		return nil, err
+	}
+	n, err := r.replies.Read(r.buf[:])
 	if err != nil {
-		return nil, fmt.Errorf("segment socket on fd %d: %w", SegmentsFD, err)
+		return nil, err
 	}
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		c.Close()
-		return nil, fmt.Errorf("fd %d is not a unix socket", SegmentsFD)
+	return r.buf[:n], nil
+}
+
+// segmentClient is the client of the parent's shm.Services: its requests
+// go by exchange, the descriptors it is granted come on the inherited
+// socket.
+func segmentClient(exchange func([]byte) ([]byte, error)) (*shm.Client, error) {
+	c, err := shm.NewClient(os.NewFile(SegmentsFD, "wasmpool-segments"), exchange)
+	if err != nil {
+		return nil, fmt.Errorf("fd %d: %w", SegmentsFD, err)
 	}
-	return shm.NewClient(uc), nil
+	return c, nil
 }
 
 // maxInit bounds the Init frame, which carries the configuration only (the

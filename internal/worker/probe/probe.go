@@ -27,10 +27,21 @@ const Env = "WASMPOOL_TEST_PROBE"
 // side went wrong would.
 const Garble = "garble"
 
+// BadRequest is the value of Env that makes every worker send the parent,
+// right after Hello, a request (a wire.TypeRequest frame) with an
+// operation that does not exist.
+const BadRequest = "badrequest"
+
 func init() {
-	if os.Getenv(Env) == Garble {
+	switch os.Getenv(Env) {
+	case Garble:
 		worker.AfterHello = func(results io.Writer) {
 			results.Write([]byte{5, 0, 0, 0, 99, 1, 2, 3, 4})
+		}
+		return
+	case BadRequest:
+		worker.AfterHello = func(results io.Writer) {
+			results.Write([]byte{11, 0, 0, 0, 7, 99, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})
 		}
 		return
 	}

@@ -8,3 +8,7 @@ const Env = "WASMPOOL_TEST_PROBE"
 
 // Garble is the value of Env that makes workers break the protocol.
 const Garble = "garble"
+
+// BadRequest is the value of Env that makes workers send a malformed
+// request.
+const BadRequest = "badrequest"
