@@ -34,6 +34,7 @@ import (
 
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/host"
+	"github.com/wasmpool/wasmpool/internal/harden"
 	"github.com/wasmpool/wasmpool/internal/shm"
 	"github.com/wasmpool/wasmpool/internal/worker"
 )
@@ -63,7 +64,8 @@ type Config struct {
 	// WorkerThreads is each worker's GOMAXPROCS: how many of its
 	// goroutines run Go or guest code at once. 0 means Concurrency when
 	// the module has no process function and the pool is not
-	// Interruptible, else the Go runtime's default (the CPUs available).
+	// Interruptible, else the parent's GOMAXPROCS (by default the CPUs
+	// available to it).
 	// Fewer Ps make each call cheaper (a worker hands calls between
 	// goroutines without waking threads), but a guest computing in wasm
 	// holds its P until it returns: with all of them held, a process
@@ -266,7 +268,14 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	p.objects = shm.NewDirectory(p.arena)
 	p.segs = shm.NewSegments(cfg.MaxSegmentSize, cfg.MaxSegments)
 	p.segs.LimitTotal(cfg.MaxSegmentBytes)
-	if p.spawn, err = newSpawner(); err != nil {
+	var confine []harden.Path // nil: the spawner is not confined
+	if !cfg.Unhardened {
+		confine, err = spawnPaths(&p.cfg)
+	}
+	if err == nil {
+		p.spawn, err = newSpawner(confine)
+	}
+	if err != nil {
 		p.arena.Close()
 		p.code.Close()
 		return nil, err
@@ -437,7 +446,10 @@ func (p *Pool) validate(ctx context.Context, wasm []byte) ([]abi.Function, error
 	marker := ""
 	if p.cfg.CacheDir != "" {
 		sum := sha256.Sum256(wasm)
-		marker = filepath.Join(p.cfg.CacheDir, "validated", hex.EncodeToString(sum[:])+"-abi"+fmt.Sprint(abi.Version))
+		// The engine's version too: its cache is kept per version, and
+		// a marker must not let a new engine skip filling it (workers
+		// cannot write the cache; see precompile).
+		marker = filepath.Join(p.cfg.CacheDir, "validated", hex.EncodeToString(sum[:])+"-abi"+fmt.Sprint(abi.Version)+"-"+host.EngineVersion())
 		if b, err := os.ReadFile(marker); err == nil {
 			if fns, err := abi.ParseFunctions(b); err == nil {
 				return fns, nil

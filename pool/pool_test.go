@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/wasmpool/wasmpool/internal/worker"
 	"github.com/wasmpool/wasmpool/internal/worker/probe"
 	"github.com/wasmpool/wasmpool/modules"
+	"golang.org/x/sys/unix"
 
 	"github.com/wasmpool/wasmpool/internal/leakcheck"
 )
@@ -59,6 +61,24 @@ func newTestPool(t testing.TB, cfg Config) *Pool {
 }
 
 func u64(x uint64) []byte { return binary.LittleEndian.AppendUint64(nil, x) }
+
+// Workers cannot write the compilation cache (Landlock keeps it
+// read-only to them). One that misses it, because its files went while
+// the parent's validated marker stayed, compiles without it and starts.
+func TestNew_workersMissTheCache(t *testing.T) {
+	cache := t.TempDir()
+	newTestPool(t, Config{Workers: 1, CacheDir: cache}).Close()
+	subdirs, err := filepath.Glob(filepath.Join(cache, "wazero-*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, subdirs, "the parent filled the cache")
+	for _, d := range subdirs {
+		require.NoError(t, os.RemoveAll(d))
+	}
+	p := newTestPool(t, Config{Workers: 1, CacheDir: cache})
+	out, err := p.Call(context.Background(), "upper", []byte("compiled anyway"))
+	require.NoError(t, err)
+	require.Equal(t, "COMPILED ANYWAY", string(out))
+}
 
 func TestNew_badModules(t *testing.T) {
 	ctx := context.Background()
@@ -794,12 +814,42 @@ func TestWorkers_hardened(t *testing.T) {
 	pid := p.PIDs()[0]
 	require.Equal(t, "2", statusField(t, pid, "Seccomp"), "filter mode")
 	require.Equal(t, "1", statusField(t, pid, "NoNewPrivs"))
+	// The spawner thread that gave the worker its Landlock domain (and
+	// no_new_privs) is not the parent's main thread, which /proc shows.
+	require.Equal(t, "0", statusField(t, os.Getpid(), "NoNewPrivs"))
 	out, err := p.Call(context.Background(), "upper", []byte("still works"))
 	require.NoError(t, err)
 	require.Equal(t, "STILL WORKS", string(out))
 
 	u := newTestPool(t, Config{Workers: 1, Unhardened: true})
 	require.Equal(t, "0", statusField(t, u.PIDs()[0], "Seccomp"))
+}
+
+// A descriptor the parent opened without close-on-exec reaches a worker
+// (exec keeps it), which closes it first thing: the parent lists such
+// descriptors for it, since Landlock keeps the worker out of /proc.
+func TestWorkers_closeInherited(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "leaked")
+	low, err := unix.Open(name, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	require.NoError(t, err)
+	defer unix.Close(low)
+	// Above the worker's own descriptors (3 to 7), which its start
+	// replaces, and without close-on-exec.
+	fd, err := unix.FcntlInt(uintptr(low), unix.F_DUPFD, 100)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	p := newTestPool(t, Config{Workers: 1})
+	pid := p.PIDs()[0]
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	require.NoError(t, err)
+	require.NotEmpty(t, ents)
+	for _, e := range ents {
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		require.NotEqual(t, name, target, "fd %s of the worker is the parent's leaked file", e.Name())
+	}
+	out, err := p.Call(context.Background(), "upper", []byte("ok"))
+	require.NoError(t, err)
+	require.Equal(t, "OK", string(out))
 }
 
 // MaxTasksPerWorker: a worker ends after its share of task calls and a
@@ -934,7 +984,10 @@ func TestWorkers_brokenResultsStream(t *testing.T) {
 
 // TestWorkers_cannotEscape: host-side code inside a real worker (a hook
 // the hardened worker runs before its handshake) tries to exec a program
-// and open sockets; every attempt fails with EPERM.
+// and open sockets, which fail with EPERM (seccomp), and to read and write
+// files outside its preopens and /proc, which fail with EACCES (Landlock,
+// from the worker's first instruction: in a cgo binary such as this test
+// too).
 func TestWorkers_cannotEscape(t *testing.T) {
 	t.Setenv(probe.Env, "1")
 	p := newTestPool(t, Config{Workers: 1})
@@ -943,12 +996,21 @@ func TestWorkers_cannotEscape(t *testing.T) {
 	var stderr string
 	require.Eventually(t, func() bool {
 		stderr = p.workers[0].stderr.String()
-		return strings.Count(stderr, "probe ") >= 4
+		return strings.Count(stderr, "probe ") >= 7
 	}, 5*time.Second, time.Millisecond, "the probe ran")
-	for _, what := range []string{"exec", "socket", "dial", "socketpair"} {
+	for _, what := range []string{"exec", "socket", "dial", "socketpair", "read", "proc", "write"} {
 		require.Contains(t, stderr, "probe "+what+": ", "the probe ran")
 	}
 	require.Equal(t, 4, strings.Count(stderr, "operation not permitted"), "every attempt refused with EPERM:\n%s", stderr)
+	if landlockAvailable() {
+		require.Equal(t, 3, strings.Count(stderr, "permission denied"), "every file refused with EACCES:\n%s", stderr)
+	}
+}
+
+// landlockAvailable reports whether this kernel has Landlock.
+func landlockAvailable() bool {
+	abi, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	return errno == 0 && int(abi) >= 1
 }
 
 // TestMaxTasksPerWorker_process: a worker hosting a Process is not retired

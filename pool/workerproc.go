@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,7 +195,7 @@ func (p *Pool) startWorker(ctx context.Context, slot int) (*workerProc, error) {
 		}
 	}()
 	w.cmd = exec.Command(exe)
-	w.cmd.Env = append(os.Environ(), worker.EnvCookie+"="+strconv.Itoa(os.Getpid())+":"+cookie)
+	w.cmd.Env = append(os.Environ(), worker.EnvCookie+"="+strconv.Itoa(os.Getpid())+":"+cookie, worker.EnvInherited+"="+leaky())
 	part, err := p.parts.take()
 	if err != nil {
 		parentEnd.Close()
@@ -306,18 +307,22 @@ func (w *workerProc) handshake(ctx context.Context, cookie string) error {
 	return nil
 }
 
-// workerThreads is the GOMAXPROCS a worker runs with (0: the Go
-// runtime's default); see Config.WorkerThreads.
+// workerThreads is the GOMAXPROCS a worker runs with; see
+// Config.WorkerThreads.
 func (p *Pool) workerThreads() int {
 	if p.cfg.WorkerThreads > 0 {
 		return p.cfg.WorkerThreads
 	}
+	// The runtime's default, as the parent has it: a worker cannot read
+	// the cgroup files (in /proc) that size it in a container with a CPU
+	// limit.
+	all := runtime.GOMAXPROCS(0)
 	if p.cfg.Interruptible {
-		return 0
+		return all
 	}
 	for _, f := range p.fnList {
 		if f.Kind == abi.FuncProcess {
-			return 0
+			return all
 		}
 	}
 	return p.cfg.Concurrency

@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -46,31 +45,43 @@ func Apply() error {
 	return installFilter()
 }
 
-// CloseInherited closes every descriptor above stderr that is not in keep
-// and not the Go runtime's own (its event poll and event descriptors).
-// Call it first thing, before the process opens or duplicates descriptors
-// of its own: those would be closed too.
-func CloseInherited(keep ...int) error {
+// Leaky returns the descriptors of this process above stderr that lack
+// close-on-exec: a program it starts now inherits them, under the same
+// numbers, whether it asked for them or not. A parent lists them for a
+// child that cannot list its own (Landlock keeps a worker out of /proc);
+// the child gives the list to CloseInherited.
+func Leaky() ([]int, error) {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		return fmt.Errorf("harden: listing descriptors: %w", err)
+		return nil, fmt.Errorf("harden: listing descriptors: %w", err)
 	}
 	var fds []int
 	for _, e := range ents {
 		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd <= 2 || contains(keep, fd) {
+		if err != nil || fd <= 2 {
 			continue
 		}
-		target, err := os.Readlink("/proc/self/fd/" + e.Name())
-		if err != nil || strings.HasPrefix(target, "anon_inode:") {
-			continue // gone already (the listing's own fd), or the runtime's poller
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			fds = append(fds, fd)
 		}
-		fds = append(fds, fd)
 	}
-	for _, fd := range fds {
-		unix.Close(fd)
+	return fds, nil
+}
+
+// CloseInherited closes the descriptors in inherited (what the parent's
+// Leaky listed) that are not in keep and still lack close-on-exec. Call
+// it first thing: a number the parent listed and then closed before the
+// fork may be this process's own by now (its runtime's poller, say),
+// which Go opens close-on-exec and is left alone.
+func CloseInherited(inherited []int, keep ...int) {
+	for _, fd := range inherited {
+		if fd <= 2 || contains(keep, fd) {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
 	}
-	return nil
 }
 
 func contains(xs []int, x int) bool {

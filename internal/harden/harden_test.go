@@ -27,6 +27,10 @@ func TestMain(m *testing.M) {
 		os.Exit(helper())
 	case "landlock":
 		os.Exit(landlockHelper())
+	case "thread":
+		os.Exit(threadHelper())
+	case "confined":
+		os.Exit(reportReach())
 	}
 	os.Exit(m.Run())
 }
@@ -34,10 +38,12 @@ func TestMain(m *testing.M) {
 // helper hardens this process, then tries what a compromised worker would,
 // printing one line per attempt.
 func helper() int {
-	if err := CloseInherited(); err != nil {
-		fmt.Println("close:", err)
+	leaky, err := Leaky() // fd 3, from the test's ExtraFiles
+	if err != nil {
+		fmt.Println("leaky:", err)
 		return 1
 	}
+	CloseInherited(leaky)
 	if err := Apply(); err != nil {
 		fmt.Println("apply:", err)
 		return 1
@@ -46,7 +52,7 @@ func helper() int {
 		fmt.Printf("%s: %v\n", what, errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSYS))
 	}
 	report("exec", exec.Command("/bin/true").Run())
-	_, err := syscall.ForkExec("/bin/true", []string{"true"}, nil)
+	_, err = syscall.ForkExec("/bin/true", []string{"true"}, nil)
 	report("forkexec", err)
 	_, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 	report("socket", err)
@@ -142,6 +148,14 @@ func landlockHelper() int {
 		fmt.Println("landlock:", err)
 		return 1
 	}
+	return reportReach()
+}
+
+// reportReach prints what this process can reach of the directories in
+// its environment (read-only, read-write) and elsewhere, from this
+// thread and from another.
+func reportReach() int {
+	ro, rw := os.Getenv("HARDEN_RO"), os.Getenv("HARDEN_RW")
 	ok := func(what string, err error) { fmt.Printf("%s: %v\n", what, err == nil) }
 	_, err := os.ReadFile(ro + "/in.txt")
 	ok("read ro", err)
@@ -159,20 +173,93 @@ func landlockHelper() int {
 	return 0
 }
 
+// threadHelper confines one locked thread of its own to the directories
+// in its environment, starts a copy of itself from that thread, and
+// reports what the copy reached, then what its other threads still can.
+func threadHelper() int {
+	ro, rw := os.Getenv("HARDEN_RO"), os.Getenv("HARDEN_RW")
+	libs, err := Libraries()
+	if err != nil {
+		fmt.Println("libraries:", err)
+		return 1
+	}
+	out := make(chan string)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		paths := append(libs, Path{Dir: "/proc/self/exe", Exec: true}, Path{Dir: ro, ReadOnly: true}, Path{Dir: rw}, Path{Dir: os.DevNull})
+		if err := RestrictThread(paths...); err != nil {
+			if errors.Is(err, ErrNoLandlock) {
+				out <- "no landlock: " + err.Error() + "\n"
+			} else {
+				out <- "restrict: " + err.Error() + "\n"
+			}
+			return
+		}
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), helperEnv+"=confined")
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			b = append(b, "child: "+err.Error()+"\n"...)
+		}
+		out <- string(b)
+	}()
+	fmt.Print(<-out)
+	_, err = os.ReadFile("/etc/passwd")
+	fmt.Printf("parent reads elsewhere: %v\n", err == nil)
+	return 0
+}
+
+// TestLandlock and TestRestrictThread: what a process confined to a
+// read-only and a read-write directory can reach, from any of its threads.
+const confined = `read ro: true
+write ro: false
+write rw: true
+read elsewhere: false
+read elsewhere, other thread: false
+`
+
+// TestLibraries: the directories of the loader and libraries (none in a
+// static binary), never the program itself.
+func TestLibraries(t *testing.T) {
+	libs, err := Libraries()
+	require.NoError(t, err)
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	for _, l := range libs {
+		require.True(t, l.Exec)
+		st, err := os.Stat(l.Dir)
+		require.NoError(t, err)
+		require.True(t, st.IsDir(), l.Dir)
+		require.NotEqual(t, exe, l.Dir)
+	}
+	t.Log(libs)
+}
+
+// TestRestrictThread: a child started from a confined thread is confined
+// from its first instruction, every thread of it, in a cgo binary too,
+// while the parent's other threads are not.
+func TestRestrictThread(t *testing.T) {
+	require.Equal(t, confined+"parent reads elsewhere: true\n", runLandlockHelper(t, "thread"))
+}
+
+// TestLandlock: a process confines all its threads (without cgo only).
 func TestLandlock(t *testing.T) {
+	require.Equal(t, confined, runLandlockHelper(t, "landlock"))
+}
+
+// runLandlockHelper runs this binary as the helper mode names, with a
+// read-only and a read-write directory, and returns what it printed; it
+// skips the test where Landlock is not available.
+func runLandlockHelper(t *testing.T, mode string) string {
+	t.Helper()
 	ro, rw := t.TempDir(), t.TempDir()
 	require.NoError(t, os.WriteFile(ro+"/in.txt", []byte("in"), 0o644))
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), helperEnv+"=landlock", "HARDEN_RO="+ro, "HARDEN_RW="+rw)
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode, "HARDEN_RO="+ro, "HARDEN_RW="+rw)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	if strings.HasPrefix(string(out), "no landlock") {
 		t.Skipf("%s", out)
 	}
-	require.Equal(t, `read ro: true
-write ro: false
-write rw: true
-read elsewhere: false
-read elsewhere, other thread: false
-`, string(out))
+	return string(out)
 }

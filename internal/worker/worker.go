@@ -70,6 +70,23 @@ const (
 	ExitCancelled = 75 // exited to stop a running call the parent cancelled
 )
 
+// EnvInherited names the descriptors, comma-separated, that the parent
+// could not keep from the worker (its own without close-on-exec; see
+// harden.Leaky), for the worker to close first thing. The worker cannot
+// list its descriptors itself: Landlock keeps it out of /proc.
+const EnvInherited = "WASMPOOL_INHERITED"
+
+// inherited parses EnvInherited.
+func inherited() []int {
+	var fds []int
+	for _, f := range strings.Split(os.Getenv(EnvInherited), ",") {
+		if fd, err := strconv.Atoi(f); err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
+}
+
 // IsWorker reports whether this process was started as a worker.
 func IsWorker() bool { return os.Getenv(EnvCookie) != "" }
 
@@ -91,7 +108,7 @@ func Main() int {
 	// Before any descriptor of ours is opened or duplicated: close what
 	// the parent leaked to us by accident (a descriptor without
 	// close-on-exec).
-	harden.CloseInherited(ControlFD, ArenaFD, SegmentsFD, StreamsFD, CodeFD)
+	harden.CloseInherited(inherited(), ControlFD, ArenaFD, SegmentsFD, StreamsFD, CodeFD)
 	f := os.NewFile(ControlFD, "wasmpool-control")
 	conn, err := net.FileConn(f)
 	f.Close()
@@ -208,20 +225,16 @@ func serve(conn net.Conn, cookie string) int {
 	gc := debug.SetGCPercent(-1)
 	limit := debug.SetMemoryLimit(-1) // reads the limit: GOMEMLIMIT, if set, stays the lower bound
 	debug.SetMemoryLimit(min(limit, loadHeapLimit))
+	var mods map[string]*host.Module
 	if err == nil {
-		rt, err = host.NewRuntime(ctx, cfg)
-	}
-	var mod *host.Module
-	if err == nil {
-		mod, err = loadRegion(ctx, rt, code, init.Wasm) // the parent checked these bytes
-	}
-	mods := map[string]*host.Module{"": mod}
-	for name, r := range init.Modules {
-		if err != nil {
-			break
-		}
-		if mods[name], err = loadRegion(ctx, rt, code, r); err != nil {
-			err = fmt.Errorf("module %q: %w", name, err)
+		rt, mods, err = load(ctx, cfg, code, init)
+		if err != nil && cfg.CacheDir != "" {
+			// The cache is read-only to a worker (Landlock), and wazero
+			// fails a compile it cannot add to it: a worker that misses
+			// the cache (its files deleted since the parent filled it)
+			// compiles without it.
+			cfg.CacheDir = ""
+			rt, mods, err = load(ctx, cfg, code, init)
 		}
 	}
 	debug.SetGCPercent(gc)
@@ -634,6 +647,27 @@ func loadRegion(ctx context.Context, rt *host.Runtime, code []byte, r shm.Region
 		return nil, fmt.Errorf("module region [%d, +%d) outside the code file's %d bytes", r.Off, r.Size, len(code))
 	}
 	return rt.Load(ctx, code[r.Off:r.Off+r.Size:r.Off+r.Size])
+}
+
+// load makes the worker's runtime and loads its modules into it ("" is
+// the main one). On failure it closes the runtime.
+func load(ctx context.Context, cfg host.Config, code []byte, init wire.Init) (*host.Runtime, map[string]*host.Module, error) {
+	rt, err := host.NewRuntime(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	mods := map[string]*host.Module{}
+	if mods[""], err = loadRegion(ctx, rt, code, init.Wasm); err != nil { // the parent checked these bytes
+		rt.Close(ctx)
+		return nil, nil, err
+	}
+	for name, r := range init.Modules {
+		if mods[name], err = loadRegion(ctx, rt, code, r); err != nil {
+			rt.Close(ctx)
+			return nil, nil, fmt.Errorf("module %q: %w", name, err)
+		}
+	}
+	return rt, mods, nil
 }
 
 // landlockPaths are the preopened directories, as Landlock rules.

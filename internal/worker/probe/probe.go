@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/wasmpool/wasmpool/internal/worker"
 	"golang.org/x/sys/unix"
@@ -50,12 +51,23 @@ func init() {
 	}
 	worker.AfterHarden = func() {
 		report := func(what string, err error) { fmt.Fprintf(os.Stderr, "probe %s: %v\n", what, err) }
-		report("exec", exec.Command("/bin/true").Run())
+		// Pipes, not /dev/null (Landlock may refuse that first): the
+		// attempt reaches the fork.
+		cmd := exec.Command("/bin/true")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(""), io.Discard, io.Discard
+		report("exec", cmd.Run())
 		_, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
 		report("socket", err)
 		_, err = net.Dial("tcp", "127.0.0.1:9")
 		report("dial", err)
 		_, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 		report("socketpair", err)
+		_, err = os.ReadFile("/etc/passwd")
+		report("read", err)
+		_, err = os.ReadFile("/proc/self/environ")
+		report("proc", err)
+		probe := fmt.Sprintf("%s/wasmpool-probe-%d", os.TempDir(), os.Getpid())
+		report("write", os.WriteFile(probe, nil, 0o600))
+		os.Remove(probe) // where nothing refused it
 	}
 }
