@@ -175,7 +175,12 @@ func (q Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
 			return 0, ErrTooLarge
 		}
 	}
-	done := 0
+	// A first try before reading the consumers' sequence word, as Get
+	// does: a producer with room leaves the consumers' line alone.
+	done, err := q.tryPut(tok, msgs)
+	if err != nil || done == len(msgs) {
+		return done, err
+	}
 	for {
 		seq := atomic.LoadUint32(q.w32(qGetSeq))
 		n, err := q.tryPut(tok, msgs[done:])
