@@ -13,9 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/tetratelabs/wazero"
@@ -384,21 +382,4 @@ func (rt *Runtime) freeToken(tok shm.Token) {
 	rt.mu.Lock()
 	delete(rt.locals, uint32(tok)&shm.MaxLocal)
 	rt.mu.Unlock()
-}
-
-// EngineVersion names the wazero this program is built with, as its module
-// version ("unknown" where the binary carries no build information). Its
-// compilation cache is kept per version.
-func EngineVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path == "github.com/tetratelabs/wazero" {
-				if d.Replace != nil {
-					d = d.Replace
-				}
-				return strings.ReplaceAll(d.Version, "/", "_")
-			}
-		}
-	}
-	return "unknown"
 }

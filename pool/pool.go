@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -102,10 +103,13 @@ type Config struct {
 	// sockets are never granted.
 	Capabilities Capabilities
 	// Unhardened starts workers without their OS hardening: by default a
-	// worker, once its runtime is ready, cannot exec a program, start a
-	// process, ptrace or create a socket (seccomp), gains no privileges,
-	// dumps no core and keeps no descriptor it inherited by accident (see
-	// RATIONALE.md). Set it only to debug a worker.
+	// worker reaches no file outside its preopened directories, the
+	// compilation cache (read-only) and the program's own files, from its
+	// first instruction where the kernel has Landlock; once its runtime is
+	// ready it cannot exec a program, start a process, ptrace or create a
+	// socket (seccomp), gains no privileges, dumps no core and keeps no
+	// descriptor it inherited by accident (see RATIONALE.md). Set it only
+	// to debug a worker.
 	Unhardened bool
 	// WorkerMemoryLimit bounds each worker process's anonymous resident
 	// memory in bytes (its heap and its guests' linear memory, not the
@@ -449,7 +453,7 @@ func (p *Pool) validate(ctx context.Context, wasm []byte) ([]abi.Function, error
 		// The engine's version too: its cache is kept per version, and
 		// a marker must not let a new engine skip filling it (workers
 		// cannot write the cache; see precompile).
-		marker = filepath.Join(p.cfg.CacheDir, "validated", hex.EncodeToString(sum[:])+"-abi"+fmt.Sprint(abi.Version)+"-"+host.EngineVersion())
+		marker = filepath.Join(p.cfg.CacheDir, "validated", hex.EncodeToString(sum[:])+"-abi"+fmt.Sprint(abi.Version)+"-"+engineVersion())
 		if b, err := os.ReadFile(marker); err == nil {
 			if fns, err := abi.ParseFunctions(b); err == nil {
 				return fns, nil
@@ -790,4 +794,21 @@ func (p *Pool) deliver(o Output, proc *Process) {
 	p.outMu.Lock()
 	dst.Write(b.Bytes())
 	p.outMu.Unlock()
+}
+
+// engineVersion names the wazero this program is built with, as its module
+// version ("unknown" where the binary carries no build information, as a
+// test binary does not). Its compilation cache is kept per version.
+func engineVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/tetratelabs/wazero" {
+				if d.Replace != nil {
+					d = d.Replace
+				}
+				return strings.ReplaceAll(d.Version, "/", "_")
+			}
+		}
+	}
+	return "unknown"
 }

@@ -218,21 +218,17 @@ read elsewhere: false
 read elsewhere, other thread: false
 `
 
-// TestLibraries: the directories of the loader and libraries (none in a
-// static binary), never the program itself.
+// TestLibraries: the directories of the loader and libraries, as Exec
+// rules (none in a static binary).
 func TestLibraries(t *testing.T) {
 	libs, err := Libraries()
-	require.NoError(t, err)
-	exe, err := os.Executable()
 	require.NoError(t, err)
 	for _, l := range libs {
 		require.True(t, l.Exec)
 		st, err := os.Stat(l.Dir)
 		require.NoError(t, err)
 		require.True(t, st.IsDir(), l.Dir)
-		require.NotEqual(t, exe, l.Dir)
 	}
-	t.Log(libs)
 }
 
 // TestRestrictThread: a child started from a confined thread is confined

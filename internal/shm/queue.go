@@ -145,29 +145,45 @@ func (q Queue) read(pos uint32, b []byte) {
 // lock takes one side's internal lock, held for a few copies only. An
 // owner that died holding it is recovered by Table.Recover; the committed
 // state is consistent whatever it was doing, so ErrOwnerDied changes
-// nothing. A lock held for longer than that belongs to a process that
-// broke the protocol (one that wrote another's token into it, say): lock
-// looks at the queue every lockSlice and returns ErrClosed once it is
-// closed, which is how the parent stops waiting on a broken worker's
-// streams.
+// nothing. A lock held far longer than that belongs to a process that
+// broke the protocol (one that wrote another's token into it, say): once
+// the queue is closed and one holder has kept the lock for lockGiveUp,
+// lock returns ErrClosed, which is how the parent stops waiting on a
+// broken worker's streams.
 func (q Queue) lock(l Lock, tok Token) error {
+	var (
+		holder Token
+		since  time.Time
+	)
 	for {
 		if err := l.Acquire(tok, Wait{Timeout: lockSlice}); err != ErrTimeout {
 			return nil
 		}
-		if q.Closed() {
+		if !q.Closed() {
+			continue
+		}
+		switch owner := l.Owner(); {
+		case owner != holder || since.IsZero():
+			holder, since = owner, time.Now()
+		case time.Since(since) >= lockGiveUp:
 			return ErrClosed
 		}
 	}
 }
 
-// lockSlice is how often lock looks whether the queue was closed.
-const lockSlice = 50 * time.Millisecond
+// lockSlice is how often lock looks whether the queue was closed, and
+// lockGiveUp how long one holder may then keep the lock.
+const (
+	lockSlice  = 50 * time.Millisecond
+	lockGiveUp = time.Second
+)
 
 // Put appends msgs in order, blocking while the queue is full. It returns
 // how many were put: all of them, or fewer with the error that stopped it
 // (ErrWouldBlock, ErrTimeout, ErrCanceled, ErrClosed, ErrTooLarge for a
-// message longer than the maximum, ErrCorrupt).
+// message longer than the maximum, ErrCorrupt). ErrClosed also ends a
+// Put kept from the queue's lock, after Close, by a broken process that
+// holds it (see lock).
 func (q Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
 	max := q.maxMsg()
 	for _, m := range msgs {
@@ -302,8 +318,9 @@ type Sink func(n int) []byte
 // Get removes up to max messages (at least one), blocking while the queue
 // is empty, and copies each into the buffer sink gives. It returns how
 // many it removed, and an error when none: the Wait's error, ErrClosed
-// once the queue is closed and empty, ErrTooLarge when sink refused the
-// first message (left in the queue), ErrCorrupt.
+// once the queue is closed and empty (or, after Close, kept from the
+// queue's lock by a broken process that holds it: see lock), ErrTooLarge
+// when sink refused the first message (left in the queue), ErrCorrupt.
 func (q Queue) Get(tok Token, wt Wait, max int, sink Sink) (int, error) {
 	// A first try before reading the producers' sequence word: a consumer
 	// that is behind then leaves the producers' line alone.

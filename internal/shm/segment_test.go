@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -106,13 +107,12 @@ func TestSegments_limitTotal(t *testing.T) {
 // Prepare keeps a few empty memfds that Create sizes instead of making
 // its own; Close closes those not taken.
 func TestSegments_prepare(t *testing.T) {
-	fds := func() int { ents, _ := os.ReadDir("/proc/self/fd"); return len(ents) }
-	before := fds()
 	s := NewSegments(1<<20, 8)
 	s.Prepare()
-	require.Equal(t, before+maxSpares, fds())
+	require.Len(t, s.spares, maxSpares)
 	s.Prepare()
-	require.Equal(t, before+maxSpares, fds(), "no more than maxSpares")
+	require.Len(t, s.spares, maxSpares, "no more than maxSpares")
+	spare := s.spares[maxSpares-1]
 	info, f, err := s.Create("a", 100)
 	require.NoError(t, err)
 	require.Equal(t, int64(SegmentPage), info.Size)
@@ -120,11 +120,15 @@ func TestSegments_prepare(t *testing.T) {
 	require.NoError(t, err, "a spare is sized and sealed like a new one")
 	require.Equal(t, info.Size, size)
 	f.Close()
-	require.Equal(t, before+maxSpares, fds(), "the spare became the segment's file")
+	require.Len(t, s.spares, maxSpares-1)
+	require.Same(t, spare, s.byName["a"], "the spare became the segment's file")
+	left := slices.Clone(s.spares)
 	s.Close()
-	require.Equal(t, before, fds(), "Close closes the spares")
+	for _, f := range left {
+		require.Equal(t, ^uintptr(0), f.Fd(), "Close closes the spares")
+	}
 	s.Prepare()
-	require.Equal(t, before, fds(), "a closed directory prepares nothing")
+	require.Empty(t, s.spares, "a closed directory prepares nothing")
 }
 
 func TestCheckSegmentFile_refusesUnsealed(t *testing.T) {
@@ -212,8 +216,9 @@ func TestServices_sendFails(t *testing.T) {
 // at once (no wait) and for good: it never hands a guest the next
 // segment's descriptor in place of this one's.
 func TestClient_missingDescriptor(t *testing.T) {
-	_, wf, err := DescriptorPair()
+	pf, wf, err := DescriptorPair()
 	require.NoError(t, err)
+	defer pf.Close()
 	asked := 0
 	c, err := NewClient(wf, func([]byte) ([]byte, error) {
 		asked++
@@ -226,6 +231,8 @@ func TestClient_missingDescriptor(t *testing.T) {
 	_, _, err = c.Open("a")
 	require.ErrorContains(t, err, "receiving its descriptor")
 	require.Equal(t, 1, asked, "a broken client asks no more")
+	require.NoError(t, c.Close(), "Close after a break")
+	require.NoError(t, c.Close())
 }
 
 // A malformed request is ErrRequest and never touches the directory.

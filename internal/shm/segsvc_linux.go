@@ -50,8 +50,9 @@ var segErrors = map[byte]error{
 // MaxRequest is the longest request or reply body.
 const MaxRequest = 9 + abi.ObjectSpecSize + MaxSegmentName
 
-// Services are what Handle answers: segments from Segments, objects by
-// calling Objects (nil: object requests fail with ErrNotSupported).
+// Services are what Handle answers: segments from Segments, which must
+// be set, objects by calling Objects (nil: object requests fail with
+// ErrNotSupported).
 type Services struct {
 	Segments *Segments
 	Objects  func(Spec) (Handle, error)
@@ -152,11 +153,13 @@ func segStatus(err error) byte {
 // request that fails between asking and taking its descriptor leaves the
 // two out of step, so it breaks the client: every later request returns
 // that error, rather than risk a guest mapping another segment's memory.
+// Make one with NewClient; the zero value is not usable.
 type Client struct {
 	mu       sync.Mutex
 	sock     *os.File
 	exchange func(req []byte) ([]byte, error)
-	broken   error
+	broken   error // every request's answer once set
+	closed   bool  // sock is closed
 	buf      [1]byte
 	oob      []byte
 }
@@ -203,25 +206,32 @@ func (c *Client) CreateObject(kind abi.ObjectKind, spec abi.ObjectSpec, name str
 	return Handle(info.Size), err
 }
 
-// Close closes the descriptor socket.
 // Close closes the descriptor socket, after any request in flight, and
 // breaks the client. It is idempotent.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if errors.Is(c.broken, ErrClosed) {
-		return nil
+	if !errors.Is(c.broken, ErrClosed) {
+		c.broken = fmt.Errorf("shm: segment client: %w", ErrClosed)
 	}
-	c.broken = fmt.Errorf("shm: segment client: %w", ErrClosed)
-	return c.sock.Close()
+	return c.closeSock()
 }
 
 // breakWith breaks the client with err, which it returns. The caller
 // holds c.mu.
 func (c *Client) breakWith(err error) error {
 	c.broken = err
-	c.sock.Close()
+	c.closeSock()
 	return err
+}
+
+// closeSock closes sock once. The caller holds c.mu.
+func (c *Client) closeSock() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	return c.sock.Close()
 }
 
 func (c *Client) ask(op byte, name string, size int64) (SegmentInfo, *os.File, error) {
@@ -269,12 +279,13 @@ func (c *Client) request(op byte, arg uint64, payload []byte, name string) (Segm
 			break
 		}
 	}
-	if err == nil && flags&unix.MSG_CTRUNC != 0 {
-		err = errors.New("its control data was cut short")
-	}
 	var f *os.File
 	if err == nil {
 		f, err = receivedFile(c.oob[:oobn])
+	}
+	if err == nil && flags&unix.MSG_CTRUNC != 0 {
+		closeIfAny(f) // what came is not what was sent
+		f, err = nil, errors.New("its control data was cut short")
 	}
 	if err == nil && f == nil {
 		err = errors.New("the reply had none")
@@ -308,4 +319,10 @@ func receivedFile(oob []byte) (*os.File, error) {
 		}
 	}
 	return f, nil
+}
+
+func closeIfAny(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }

@@ -60,5 +60,12 @@ func (c *Client) CreateObject(kind abi.ObjectKind, spec abi.ObjectSpec, name str
 	return 0, ErrNotSupported
 }
 
-// Close closes the descriptor socket.
-func (c *Client) Close() error { return c.sock.Close() }
+// Close closes the descriptor socket. It is idempotent.
+func (c *Client) Close() error {
+	if c.sock == nil {
+		return nil
+	}
+	err := c.sock.Close()
+	c.sock = nil
+	return err
+}

@@ -412,8 +412,9 @@ func TestQueue_blocking(t *testing.T) {
 
 // A queue whose lock a broken process holds forever (its token written
 // into the lock word, never released) blocks that side only until the
-// queue is closed: Close is how the parent stops waiting on a broken
-// worker's streams.
+// queue is closed and lockGiveUp has passed: Close is how the parent
+// stops waiting on a broken worker's streams. (The message already put
+// stays where only the broken process's lock lets anyone reach it.)
 func TestQueue_lockHeldForever(t *testing.T) {
 	d := newDir(t)
 	q := queue(t, d, Spec{Ring: 1024})
@@ -431,10 +432,12 @@ func TestQueue_lockHeldForever(t *testing.T) {
 	case <-time.After(2 * lockSlice):
 	}
 	q.Close()
+	closed := time.Now()
 	for range 2 {
 		select {
 		case err := <-done:
 			require.ErrorIs(t, err, ErrClosed)
+			require.GreaterOrEqual(t, time.Since(closed), lockGiveUp, "not before the holder had lockGiveUp")
 		case <-time.After(10 * time.Second):
 			t.Fatal("still waiting on the lock after Close")
 		}

@@ -97,6 +97,8 @@ const handshakeTimeout = 10 * time.Second
 func Main() int {
 	env := os.Getenv(EnvCookie)
 	os.Unsetenv(EnvCookie)
+	fds := inherited()
+	os.Unsetenv(EnvInherited)
 	ppid, cookie, ok := strings.Cut(env, ":")
 	// The parent sets PR_SET_PDEATHSIG before exec; comparing the parent
 	// pid after exec also catches a parent that died before that.
@@ -108,7 +110,7 @@ func Main() int {
 	// Before any descriptor of ours is opened or duplicated: close what
 	// the parent leaked to us by accident (a descriptor without
 	// close-on-exec).
-	harden.CloseInherited(inherited(), ControlFD, ArenaFD, SegmentsFD, StreamsFD, CodeFD)
+	harden.CloseInherited(fds, ControlFD, ArenaFD, SegmentsFD, StreamsFD, CodeFD)
 	f := os.NewFile(ControlFD, "wasmpool-control")
 	conn, err := net.FileConn(f)
 	f.Close()

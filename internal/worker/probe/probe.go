@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/wasmpool/wasmpool/internal/wire"
 	"github.com/wasmpool/wasmpool/internal/worker"
 	"golang.org/x/sys/unix"
 )
@@ -42,7 +43,9 @@ func init() {
 		return
 	case BadRequest:
 		worker.AfterHello = func(results io.Writer) {
-			results.Write([]byte{11, 0, 0, 0, 7, 99, 0, 0, 0, 0, 0, 0, 0, 0, 'x'})
+			// Op 99 (none), an argument of 0, a name.
+			req := append(append([]byte{99}, make([]byte, 8)...), 'x')
+			results.Write(wire.AppendRaw(nil, wire.TypeRequest, req))
 		}
 		return
 	}
