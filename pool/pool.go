@@ -450,10 +450,15 @@ func (p *Pool) validate(ctx context.Context, wasm []byte) ([]abi.Function, error
 	marker := ""
 	if p.cfg.CacheDir != "" {
 		sum := sha256.Sum256(wasm)
-		// The engine's version too: its cache is kept per version, and
-		// a marker must not let a new engine skip filling it (workers
-		// cannot write the cache; see precompile).
-		marker = filepath.Join(p.cfg.CacheDir, "validated", hex.EncodeToString(sum[:])+"-abi"+fmt.Sprint(abi.Version)+"-"+engineVersion())
+		// The marker stands for a filled cache as well as a checked
+		// module, and workers cannot fill it themselves (see
+		// precompile): so it names what the cache's entries depend on,
+		// the engine's version and whether the code is interruptible.
+		name := hex.EncodeToString(sum[:]) + "-abi" + fmt.Sprint(abi.Version) + "-" + engineVersion()
+		if p.cfg.Interruptible {
+			name += "-interruptible"
+		}
+		marker = filepath.Join(p.cfg.CacheDir, "validated", name)
 		if b, err := os.ReadFile(marker); err == nil {
 			if fns, err := abi.ParseFunctions(b); err == nil {
 				return fns, nil

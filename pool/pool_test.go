@@ -80,6 +80,23 @@ func TestNew_workersMissTheCache(t *testing.T) {
 	require.Equal(t, "COMPILED ANYWAY", string(out))
 }
 
+// An Interruptible pool's code differs from a plain one's: the
+// validated marker of one must not keep the parent from filling the
+// cache for the other, which its workers (read-only there) cannot do.
+func TestNew_cacheFilledPerInterruptible(t *testing.T) {
+	cache := t.TempDir()
+	entries := func() int {
+		files, err := filepath.Glob(filepath.Join(cache, "wazero-*", "*"))
+		require.NoError(t, err)
+		return len(files)
+	}
+	newTestPool(t, Config{Workers: 1, CacheDir: cache}).Close()
+	plain := entries()
+	require.Positive(t, plain)
+	newTestPool(t, Config{Workers: 1, CacheDir: cache, Interruptible: true}).Close()
+	require.Greater(t, entries(), plain, "the parent filled the cache for interruptible code")
+}
+
 func TestNew_badModules(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
