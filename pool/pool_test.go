@@ -66,15 +66,18 @@ func u64(x uint64) []byte { return binary.LittleEndian.AppendUint64(nil, x) }
 // read-only to them). One that misses it, because its files went while
 // the parent's validated marker stayed, compiles without it and starts.
 func TestNew_workersMissTheCache(t *testing.T) {
+	// Compiling from cold, and in the worker without the cache, takes
+	// half a minute under the race detector.
+	const slow = 3 * time.Minute
 	cache := t.TempDir()
-	newTestPool(t, Config{Workers: 1, CacheDir: cache}).Close()
+	newTestPool(t, Config{Workers: 1, CacheDir: cache, StartTimeout: slow}).Close()
 	subdirs, err := filepath.Glob(filepath.Join(cache, "wazero-*"))
 	require.NoError(t, err)
 	require.NotEmpty(t, subdirs, "the parent filled the cache")
 	for _, d := range subdirs {
 		require.NoError(t, os.RemoveAll(d))
 	}
-	p := newTestPool(t, Config{Workers: 1, CacheDir: cache})
+	p := newTestPool(t, Config{Workers: 1, CacheDir: cache, StartTimeout: slow})
 	out, err := p.Call(context.Background(), "upper", []byte("compiled anyway"))
 	require.NoError(t, err)
 	require.Equal(t, "COMPILED ANYWAY", string(out))
@@ -90,10 +93,11 @@ func TestNew_cacheFilledPerInterruptible(t *testing.T) {
 		require.NoError(t, err)
 		return len(files)
 	}
-	newTestPool(t, Config{Workers: 1, CacheDir: cache}).Close()
+	const slow = 3 * time.Minute // two cold compiles, slow under the race detector
+	newTestPool(t, Config{Workers: 1, CacheDir: cache, StartTimeout: slow}).Close()
 	plain := entries()
 	require.Positive(t, plain)
-	newTestPool(t, Config{Workers: 1, CacheDir: cache, Interruptible: true}).Close()
+	newTestPool(t, Config{Workers: 1, CacheDir: cache, Interruptible: true, StartTimeout: slow}).Close()
 	require.Greater(t, entries(), plain, "the parent filled the cache for interruptible code")
 }
 
