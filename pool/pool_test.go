@@ -51,6 +51,12 @@ func newTestPool(t testing.TB, cfg Config) *Pool {
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = testCache
 	}
+	if cfg.StartTimeout == 0 {
+		// A module's first, cold compile takes 20-30 s under the race
+		// detector on a busy machine; the default 30 s is a bound for
+		// hangs, not a figure to test.
+		cfg.StartTimeout = 2 * time.Minute
+	}
 	if cfg.Output == nil {
 		cfg.Output = func(Output) {}
 	}
