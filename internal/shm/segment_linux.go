@@ -135,10 +135,7 @@ func (s *Segments) LimitTotal(total int64) {
 // new unique name ("wp-N") when name is empty.
 func (s *Segments) Create(name string, size int64) (SegmentInfo, *os.File, error) {
 	var dup *os.File
-	info, err := s.create(name, size, func(f *os.File) (err error) {
-		dup, err = dupFile(f)
-		return err
-	})
+	info, err := s.create(name, size, dupTo(&dup))
 	return info, dup, err
 }
 
@@ -225,11 +222,17 @@ func (s *Segments) create(name string, size int64, give func(f *os.File) error) 
 // Open returns the segment of that name and a new descriptor of it.
 func (s *Segments) Open(name string) (SegmentInfo, *os.File, error) {
 	var dup *os.File
-	info, err := s.open(name, func(f *os.File) (err error) {
-		dup, err = dupFile(f)
-		return err
-	})
+	info, err := s.open(name, dupTo(&dup))
 	return info, dup, err
+}
+
+// dupTo is a give function for create and open that keeps a new
+// descriptor of the segment's file in *dup, for a caller to own.
+func dupTo(dup **os.File) func(*os.File) error {
+	return func(f *os.File) (err error) {
+		*dup, err = dupFile(f)
+		return err
+	}
 }
 
 // open is Open, handing the directory's own file to give under the
