@@ -4,8 +4,14 @@ package pool
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"slices"
+	"strconv"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -61,4 +67,199 @@ func TestChunkInputs(t *testing.T) {
 			require.True(t, slices.EqualFunc(tc.inputs, got, bytes.Equal), "chunks hold every item in order")
 		})
 	}
+}
+
+// warmMerge has p's workers merge one-item calls however slow the
+// machine (the race detector, a loaded CI runner) makes them, runs enough
+// of them that they do, and fails the test if they do not.
+func warmMerge(t *testing.T, p *Pool) {
+	t.Helper()
+	p.mergeWithin = time.Hour
+	inputs := make([][]byte, 4000)
+	for i := range inputs {
+		inputs[i] = []byte("x")
+	}
+	before := p.merged.Load()
+	_, err := p.Map(context.Background(), "echo", inputs, ChunkSize(1))
+	require.NoError(t, err)
+	require.Greater(t, p.merged.Load(), before, "quick one-item calls were merged")
+}
+
+// afterMerges calls f once p has sent more than n merged calls, or
+// after a minute (the test then fails on its own).
+func afterMerges(p *Pool, n int64, f func()) {
+	go func() {
+		for end := time.Now().Add(time.Minute); p.merged.Load() <= n && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
+		f()
+	}()
+}
+
+// TestMap_mergedItemsFailAlone: one-item calls merged on their way to a
+// worker still run as a guest call each: an item that traps, exits or
+// panics fails alone, with the error it would have had sent by itself,
+// and the items beside it in the same merged call succeed.
+func TestMap_mergedItemsFailAlone(t *testing.T) {
+	p := newTestPool(t, Config{})
+	warmMerge(t, p)
+	inputs := make([][]byte, 3000)
+	for i := range inputs {
+		switch {
+		case i%97 == 50:
+			inputs[i] = []byte("trap")
+		case i%89 == 40:
+			inputs[i] = []byte("exit")
+		case i%83 == 30:
+			inputs[i] = []byte("panic")
+		default:
+			inputs[i] = []byte(strconv.Itoa(i))
+		}
+	}
+	before := p.merged.Load()
+	seen := 0
+	for r := range p.MapUnordered(context.Background(), "maybe", slices.Values(inputs)) {
+		seen++
+		var (
+			trap *TrapError
+			exit *GuestExitError
+			task *TaskError
+		)
+		switch in := string(inputs[r.Index]); in {
+		case "trap":
+			require.ErrorAs(t, r.Err, &trap, "item %d", r.Index)
+		case "exit":
+			require.ErrorAs(t, r.Err, &exit, "item %d", r.Index)
+			require.Equal(t, uint32(3), exit.Code)
+		case "panic":
+			require.ErrorAs(t, r.Err, &task, "item %d", r.Index)
+			require.Contains(t, task.Message, "panicked on purpose")
+		default:
+			require.NoError(t, r.Err, "item %d", r.Index)
+			require.Equal(t, in, string(r.Output))
+		}
+	}
+	require.Equal(t, len(inputs), seen)
+	require.Greater(t, p.merged.Load(), before, "the calls were merged")
+
+	// Map reports the first failed item itself, not the start of a chunk.
+	out, err := p.Map(context.Background(), "maybe", inputs, ChunkSize(1))
+	var ie *ItemError
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, 30, ie.Index)
+	for i := range 30 {
+		require.Equal(t, inputs[i], out[i], "item %d", i)
+	}
+}
+
+// TestMap_mergedItemsLog: output from items of a merged call names each
+// item's own call.
+func TestMap_mergedItemsLog(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		ids = map[uint64]string{}
+	)
+	p := newTestPool(t, Config{Output: func(o Output) {
+		if o.Stream == Stdout {
+			mu.Lock()
+			ids[o.CallID] = string(o.Data)
+			mu.Unlock()
+		}
+	}})
+	warmMerge(t, p)
+	inputs := make([][]byte, 2000)
+	for i := range inputs {
+		inputs[i] = []byte(strconv.Itoa(i))
+	}
+	before := p.merged.Load()
+	_, err := p.Map(context.Background(), "print", inputs, ChunkSize(1))
+	require.NoError(t, err)
+	require.Greater(t, p.merged.Load(), before, "the calls were merged")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, ids, len(inputs), "one call ID per item")
+	lines := map[string]bool{}
+	for _, data := range ids {
+		lines[data] = true
+	}
+	require.Len(t, lines, len(inputs))
+}
+
+// TestMap_mergedSlowCallsAlone: calls that take fastCall or more are not
+// merged.
+func TestMap_mergedSlowCallsAlone(t *testing.T) {
+	p := newTestPool(t, Config{})
+	inputs := make([][]byte, 40)
+	for i := range inputs {
+		inputs[i] = []byte("2") // milliseconds
+	}
+	_, err := p.Map(context.Background(), "spin", inputs, ChunkSize(1))
+	require.NoError(t, err)
+	require.Zero(t, p.merged.Load())
+}
+
+// TestMap_mergedWorkerKilled kills a worker while it runs a merged call
+// (items of a millisecond, merged however long they take): without
+// retries its unanswered items fail with *WorkerExitError, with retries
+// they run again and Map completes; either way nothing is lost.
+func TestMap_mergedWorkerKilled(t *testing.T) {
+	inputs := make([][]byte, 400)
+	for i := range inputs {
+		inputs[i] = []byte("1") // milliseconds
+	}
+	for _, retries := range []int{0, 2} {
+		t.Run(fmt.Sprintf("retries=%d", retries), func(t *testing.T) {
+			p := newTestPool(t, Config{Retries: retries})
+			warmMerge(t, p)
+			victim := p.PIDs()[0]
+			before := p.merged.Load()
+			afterMerges(p, before+2, func() { syscall.Kill(victim, syscall.SIGKILL) })
+			out, err := p.Map(context.Background(), "spin", inputs, ChunkSize(1))
+			require.Greater(t, p.merged.Load(), before, "the calls were merged")
+			if retries == 0 {
+				var we *WorkerExitError
+				require.ErrorAs(t, err, &we)
+				require.Equal(t, victim, we.PID)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, inputs, out)
+		})
+	}
+}
+
+// TestMap_mergedCancel: a Map whose context ends while its calls are
+// merged returns the context's error, and the pool serves the next call.
+func TestMap_mergedCancel(t *testing.T) {
+	p := newTestPool(t, Config{})
+	warmMerge(t, p)
+	inputs := make([][]byte, 200_000)
+	for i := range inputs {
+		inputs[i] = []byte("x")
+	}
+	before := p.merged.Load()
+	ctx, cancel := context.WithCancel(context.Background())
+	afterMerges(p, before+10, cancel)
+	_, err := p.Map(ctx, "echo", inputs, ChunkSize(1))
+	require.ErrorIs(t, err, context.Canceled)
+	require.Greater(t, p.merged.Load(), before, "the calls were merged")
+	out, err := p.Call(context.Background(), "upper", []byte("a"))
+	require.NoError(t, err)
+	require.Equal(t, "A", string(out))
+}
+
+// TestMap_mergedWithinMessageSize: merged calls keep their inputs within
+// Config.MaxMessageSize, as any call does.
+func TestMap_mergedWithinMessageSize(t *testing.T) {
+	p := newTestPool(t, Config{MaxMessageSize: 1024})
+	warmMerge(t, p)
+	inputs := make([][]byte, 5000)
+	for i := range inputs {
+		inputs[i] = bytes.Repeat([]byte{byte(i)}, 300)
+	}
+	before := p.merged.Load()
+	out, err := p.Map(context.Background(), "echo", inputs, ChunkSize(1))
+	require.NoError(t, err)
+	require.Equal(t, inputs, out)
+	require.Greater(t, p.merged.Load(), before, "the calls were merged")
 }

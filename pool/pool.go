@@ -204,6 +204,10 @@ type Pool struct {
 	objGate   gate // parent calls on arena objects; see gate
 	spawn     *spawner
 	nextID    atomic.Uint64
+	merged    atomic.Int64 // merged calls sent (workerProc.merge)
+	// mergeWithin is how long a merged call may take: fastCall (tests
+	// raise it to merge whatever the machine's speed).
+	mergeWithin time.Duration
 	// prefetchFast and prefetchSlow are the task calls a worker is sent
 	// beyond Concurrency while its calls are short and while they are not
 	// (the same unless Config.Prefetch is 0); see workerProc.minQueue.
@@ -252,6 +256,7 @@ func New(ctx context.Context, cfg Config) (*Pool, error) {
 	p := &Pool{cfg: cfg, done: make(chan struct{})}
 	p.queue.init()
 	p.prefetchFast, p.prefetchSlow = prefetchDepths(cfg.Prefetch)
+	p.mergeWithin = fastCall
 	// The workers' copy of the modules is made while they are checked.
 	made := make(chan error, 1)
 	go func() { made <- p.makeCode() }()
@@ -683,8 +688,15 @@ func (p *Pool) cancel(t *task, err error) {
 	// Reading the holder and finishing in one step closes the window in
 	// which a worker claims and sends the task after the holder was read
 	// as none: the call would then run unstopped.
-	if ok, w := t.settle(nil, err); ok && w != nil {
+	ok, w := t.settle(nil, err)
+	switch {
+	case !ok:
+	case w != nil:
 		w.stopCall(t)
+	case t.carriedBy() != nil:
+		// Merged into one call with calls of the same caller, which
+		// share its context: the merged call stops as a whole.
+		p.cancel(t.carriedBy(), err)
 	}
 }
 

@@ -989,6 +989,7 @@ func TestWorkers_brokenResultsStream(t *testing.T) {
 	for _, tc := range []struct{ probe, reason string }{
 		{probe.Garble, "unknown type 99"},
 		{probe.BadRequest, "malformed request: op 99"},
+		{probe.BadItem, "item body of 3 bytes"},
 	} {
 		t.Run(tc.probe, func(t *testing.T) {
 			t.Setenv(probe.Env, tc.probe)

@@ -29,6 +29,16 @@ type task struct {
 	// done receives the call's raw output (an abi.Results) or error, and
 	// the worker that ran it, exactly once.
 	done func(out []byte, err error, w *workerProc)
+	// mergeKey, when not nil, marks a call of one item that a worker may
+	// be sent together with the queued calls of the same key, one guest
+	// call each (see workerProc.merge): the calls of one Map.
+	mergeKey any
+	// items are the calls a merged call carries, answered how many the
+	// worker holding it has answered so far (readLoop's); carrier is the
+	// merged call carrying this one, set once (under mu) when it joins.
+	items    []*task
+	answered int
+	carrier  *task
 
 	mu       sync.Mutex
 	stopCtx  func() bool // unregisters the context's AfterFunc; see watch
@@ -52,6 +62,25 @@ func (t *task) claim(w *workerProc) bool {
 	t.state, t.w, t.ran = stateSent, w, w
 	t.attempts++
 	return true
+}
+
+// join moves a queued task into merged call c, to be sent by w.
+func (t *task) join(c *task, w *workerProc) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != stateQueued {
+		return false
+	}
+	t.state, t.carrier, t.ran = stateSent, c, w
+	t.attempts++
+	return true
+}
+
+// carriedBy returns the merged call carrying t, or nil.
+func (t *task) carriedBy() *task {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.carrier
 }
 
 // holder returns the worker holding the task, or nil.
@@ -168,6 +197,27 @@ func (q *taskQueue) signal() {
 		close(q.wake)
 		q.wake = nil
 	}
+}
+
+// takeMerge takes, from the front of the queue, up to max tasks with
+// mergeKey key and inputs of at most budget bytes in all, leaving at
+// least leave tasks queued.
+func (q *taskQueue) takeMerge(key any, max, budget, leave int) []*task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var ts []*task
+	for len(ts) < max && len(q.items)-q.head > leave && q.items[q.head].mergeKey == key {
+		if budget -= len(q.items[q.head].input); budget < 0 {
+			break
+		}
+		ts = append(ts, q.items[q.head])
+		q.items[q.head] = nil
+		q.head++
+	}
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	return ts
 }
 
 // pop returns the next task once the queue holds at least minLen() of

@@ -134,10 +134,15 @@ type workerProc struct {
 	cancelled map[*task]bool
 	// service is the recent task calls' service time, lastDone when the
 	// last one ended (see timeCall); fast says service < fastCall.
-	service    time.Duration
-	lastDone   time.Time
-	fast       atomic.Bool
-	killReason string // why the pool ended it, if it did
+	service  time.Duration
+	lastDone time.Time
+	fast     atomic.Bool
+	// itemService is the recent calls' service time per item they
+	// carried (merged calls carry several), under mu; mergeBy is how
+	// many one-item calls merge puts in one call for it.
+	itemService time.Duration
+	mergeBy     atomic.Int32
+	killReason  string // why the pool ended it, if it did
 	// deliberate: the pool ended it on purpose (Kill, a cancelled call);
 	// the calls it held that were not the target are not at fault.
 	deliberate bool
@@ -391,6 +396,7 @@ func (w *workerProc) feed() {
 		if t == nil {
 			return
 		}
+		t = w.merge(t)
 		// A process holds no slot: it may run for as long as it likes.
 		if !w.send(t) || t.kind == abi.CallProcess {
 			<-w.slots
@@ -461,8 +467,92 @@ func (w *workerProc) timeCall(t *task, now time.Time) {
 		start = w.lastDone
 	}
 	w.lastDone = now
-	w.service += (now.Sub(start) - w.service) / 8 // the recent calls weigh most
+	took := now.Sub(start)
+	w.service += (took - w.service) / 8 // the recent calls weigh most
 	w.fast.Store(w.service < fastCall)
+	perItem := took / time.Duration(max(len(t.items), 1))
+	if w.itemService == 0 {
+		w.itemService = perItem
+	}
+	w.itemService += (perItem - w.itemService) / 8
+	w.mergeBy.Store(int32(min(mergeMax, w.p.mergeWithin/max(w.itemService, 1))))
+}
+
+// mergeMax is the most one-item calls merge puts in one call, and
+// mergeBytes the most input bytes (or Config.MaxMessageSize, if less, as
+// for any call).
+const (
+	mergeMax   = 16
+	mergeBytes = DefaultChunkBytes
+)
+
+// merge returns t, or a call that carries t and the calls of the same
+// Map queued right behind it, leaving a call queued for every worker: as
+// many as this worker's recent calls took per item in fastCall, at most
+// mergeMax, so that a merged call is as short as a fast one; calls that
+// take fastCall or more go one by one. The worker runs a merged call's
+// items as the separate guest calls they were (wire.Call.Each), each on
+// a list of one item, and answers each with its own Item frame. What the
+// items share is one call frame, one place in the worker's queue and one
+// slot. See RATIONALE.md, "Why are calls of one item merged on their way
+// to a worker?".
+func (w *workerProc) merge(t *task) *task {
+	by := int(w.mergeBy.Load())
+	if t.mergeKey == nil || by < 2 {
+		return t
+	}
+	budget := min(mergeBytes, w.p.cfg.MaxMessageSize) - len(t.input)
+	more := w.p.queue.takeMerge(t.mergeKey, by-1, budget, w.p.cfg.Workers)
+	if len(more) == 0 {
+		return t
+	}
+	c := &task{kind: abi.CallBatch, fn: t.fn, deadline: t.deadline, retries: t.retries, pool: w.p}
+	c.id = w.p.nextID.Add(1)
+	c.done = c.spread
+	// A member cancelled as soon as it joins cancels c, whose spread
+	// reads c.items: settling c waits for c.mu, held until they are
+	// all there. (The only place a task's mu is taken under another's.)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	items := make([][]byte, 0, 1+len(more))
+	for _, m := range append([]*task{t}, more...) {
+		// A member holds one item; one cancelled or abandoned since it
+		// was queued stays out.
+		item, err := abi.ParseList(m.input, 1)
+		if err != nil || len(item) != 1 || !m.join(c, w) {
+			continue
+		}
+		c.items = append(c.items, m)
+		items = append(items, item[0])
+	}
+	if len(c.items) == 0 {
+		return t // finished: send drops it
+	}
+	c.input = abi.AppendList(make([]byte, 0, abi.ListSize(items)), items)
+	w.p.merged.Add(1)
+	return c
+}
+
+// spread is a merged call's done: err goes to each of its calls that
+// has no outcome yet. Outcomes come earlier, one Item frame per item
+// (readLoop).
+func (c *task) spread(_ []byte, err error, _ *workerProc) {
+	if err == nil {
+		return
+	}
+	for _, m := range c.items {
+		m.finish(nil, err)
+	}
+}
+
+// callError converts a call's wire error to the pool's.
+func callError(t *task, e *wire.Error) error {
+	err := fromWire(e)
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		te.Deadline = t.deadline
+	}
+	return err
 }
 
 // send hands t to the worker. It reports false if t was not sent (finished
@@ -488,17 +578,23 @@ func (w *workerProc) send(t *task) bool {
 		return false
 	}
 	w.sends++
-	t.sent, t.sentAt = w.sends, time.Now()
+	t.sent, t.sentAt, t.answered = w.sends, time.Now(), 0
 	w.inflight[t.id] = t
 	w.mu.Unlock()
 	if t.kind == abi.CallProcess {
 		w.procs.Add(1)
 	}
 	c := wire.Call{ID: t.id, Kind: uint8(t.kind), Name: t.fn, Input: t.input}
+	if len(t.items) > 0 {
+		c.Each = make([]uint64, len(t.items))
+		for i, m := range t.items {
+			c.Each[i] = m.id
+		}
+	}
 	if !t.deadline.IsZero() {
 		c.Deadline = t.deadline.UnixNano()
 	}
-	if err := w.w.Send(wire.AppendCall(make([]byte, 0, 32+len(t.fn)+len(t.input)), &c)); errors.Is(err, shm.ErrCorrupt) {
+	if err := w.w.Send(wire.AppendCall(make([]byte, 0, 36+len(t.fn)+8*len(c.Each)+len(t.input)), &c)); errors.Is(err, shm.ErrCorrupt) {
 		w.kill("broke its calls stream: "+err.Error(), false)
 	}
 	// A cancel that settled the task between the claim and this send
@@ -547,9 +643,16 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			}
 			w.mu.Lock()
 			t := w.inflight[res.ID]
+			if t != nil && res.Err == nil && t.answered != len(t.items) {
+				// A merged call answered before all its items: the
+				// worker's end settles it.
+				w.mu.Unlock()
+				w.kill(fmt.Sprintf("broke the control protocol: call %d answered after %d of its %d items", res.ID, t.answered, len(t.items)), false)
+				return
+			}
 			delete(w.inflight, res.ID)
 			if t != nil && t.kind != abi.CallProcess {
-				w.finished++
+				w.finished += max(len(t.items), 1)
 				w.timeCall(t, time.Now())
 			}
 			// A worker hosting a Process is not retired until it hosts
@@ -577,17 +680,35 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 				}
 			}
 			if res.Err != nil {
-				err := fromWire(res.Err)
-				var te *TimeoutError
-				if errors.As(err, &te) {
-					te.Deadline = t.deadline
-				}
-				if err != errCancelled {
+				if err := callError(t, res.Err); err != errCancelled {
 					t.finish(nil, err)
 				}
 				continue
 			}
 			t.finish(res.Output, nil)
+		case wire.TypeItem:
+			it, err := wire.ParseItem(body)
+			if err != nil {
+				w.kill("broke the control protocol: "+err.Error(), false)
+				return
+			}
+			w.mu.Lock()
+			t := w.inflight[it.ID]
+			w.mu.Unlock()
+			if t == nil {
+				continue
+			}
+			if int(it.Index) != t.answered || t.answered >= len(t.items) {
+				w.kill(fmt.Sprintf("broke the control protocol: item %d of call %d out of turn", it.Index, it.ID), false)
+				return
+			}
+			m := t.items[it.Index]
+			t.answered++
+			if it.Err != nil {
+				m.finish(nil, callError(m, it.Err))
+			} else {
+				m.finish(it.Output, nil)
+			}
 		case wire.TypeRequest:
 			if err := w.answer(body); err != nil {
 				w.kill("broke the control protocol: "+err.Error(), false)
@@ -601,6 +722,9 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			}
 			w.mu.Lock()
 			t := w.inflight[l.ID]
+			if t == nil {
+				t = w.itemLocked(l.ID)
+			}
 			w.mu.Unlock()
 			o := Output{CallID: l.ID, Stream: int(l.Stream), Data: l.Data}
 			if l.Stream >= wire.StreamLog {
@@ -616,6 +740,19 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			return
 		}
 	}
+}
+
+// itemLocked returns the item with call ID id of a merged call w holds,
+// or nil; the caller holds w.mu.
+func (w *workerProc) itemLocked(id uint64) *task {
+	for _, t := range w.inflight {
+		for _, m := range t.items {
+			if m.id == id {
+				return m
+			}
+		}
+	}
+	return nil
 }
 
 // hostsProcess reports whether a Process call is in flight on w; the

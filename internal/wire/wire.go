@@ -39,6 +39,10 @@ const (
 	// an object its guest creates); its body is internal/shm's, opaque
 	// here. The reply comes on the worker's replies stream (Init.Replies).
 	TypeRequest Type = 7 // W→P
+	// TypeEach carries a Call with Each set: one guest call per item of
+	// its input, each answered by a TypeItem frame before the Result.
+	TypeEach Type = 8 // P→W, Call
+	TypeItem Type = 9 // W→P, Item
 )
 
 // ErrFrame is returned, wrapped, for a frame that breaks the protocol: an
@@ -132,6 +136,13 @@ type Call struct {
 	Deadline int64
 	Name     string
 	Input    []byte
+	// Each, when not empty, asks for one guest call per item of Input
+	// (an abi.List of len(Each) items, Kind abi.CallBatch), each a list
+	// of that one item, as if each were a call of its own: Each[i] is the
+	// ID of item i, which its Log frames carry. The worker answers each
+	// item with an Item frame, in order, and then the call with a Result
+	// whose Output is empty. A call with Each travels as a TypeEach frame.
+	Each []uint64
 }
 
 // Result answers a Call: Output, or Err.
@@ -159,18 +170,30 @@ type Log struct {
 // AppendCall appends c as a frame.
 func AppendCall(dst []byte, c *Call) []byte {
 	n := 1 + 8 + 1 + 8 + 2 + len(c.Name) + len(c.Input)
+	typ := TypeCall
+	if len(c.Each) > 0 {
+		n, typ = n+4+8*len(c.Each), TypeEach
+	}
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
-	dst = append(dst, byte(TypeCall))
+	dst = append(dst, byte(typ))
 	dst = binary.LittleEndian.AppendUint64(dst, c.ID)
 	dst = append(dst, c.Kind)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(c.Deadline))
 	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(c.Name)))
 	dst = append(dst, c.Name...)
+	if len(c.Each) > 0 {
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.Each)))
+		for _, id := range c.Each {
+			dst = binary.LittleEndian.AppendUint64(dst, id)
+		}
+	}
 	return append(dst, c.Input...)
 }
 
-// ParseCall decodes a TypeCall body. Input aliases body.
-func ParseCall(body []byte) (Call, error) {
+// ParseCall decodes the body of a TypeCall frame, or of a TypeEach frame
+// when each is set (which then has at least one item ID). Input aliases
+// body.
+func ParseCall(body []byte, each bool) (Call, error) {
 	if len(body) < 19 {
 		return Call{}, fmt.Errorf("%w: call body of %d bytes", ErrFrame, len(body))
 	}
@@ -184,23 +207,87 @@ func ParseCall(body []byte) (Call, error) {
 	if nameLen > len(rest) {
 		return Call{}, fmt.Errorf("%w: call name of %d bytes in %d", ErrFrame, nameLen, len(rest))
 	}
-	c.Name, c.Input = string(rest[:nameLen]), rest[nameLen:]
+	c.Name, rest = string(rest[:nameLen]), rest[nameLen:]
+	if each {
+		if len(rest) < 4 {
+			return Call{}, fmt.Errorf("%w: each call without an item count", ErrFrame)
+		}
+		n := uint64(binary.LittleEndian.Uint32(rest))
+		rest = rest[4:]
+		if n == 0 || n*8 > uint64(len(rest)) {
+			return Call{}, fmt.Errorf("%w: each call of %d items in %d bytes", ErrFrame, n, len(rest))
+		}
+		c.Each = make([]uint64, n)
+		for i := range c.Each {
+			c.Each[i] = binary.LittleEndian.Uint64(rest[8*i:])
+		}
+		rest = rest[8*n:]
+	}
+	c.Input = rest
 	return c, nil
+}
+
+// Item is the outcome of one item of a call with Each, carried by a
+// TypeItem frame: Output (an abi.Results layout of one result) when its
+// guest call returned, or Err. A worker sends the Item of each item, in
+// order, and then the call's Result, whose Output is empty.
+type Item struct {
+	// ID is the call's; Index is the item's place in it.
+	ID    uint64
+	Index uint32
+	// Output aliases the frame it was parsed from.
+	Output []byte
+	Err    *Error
+}
+
+// AppendItem appends it as a frame.
+func AppendItem(dst []byte, it *Item) []byte {
+	payload, status := it.Output, byte(0)
+	if it.Err != nil {
+		payload, status = marshalError(it.Err), 1
+	}
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+8+4+1+len(payload)))
+	dst = append(dst, byte(TypeItem))
+	dst = binary.LittleEndian.AppendUint64(dst, it.ID)
+	dst = binary.LittleEndian.AppendUint32(dst, it.Index)
+	dst = append(dst, status)
+	return append(dst, payload...)
+}
+
+// ParseItem decodes a TypeItem body. Output aliases body.
+func ParseItem(body []byte) (Item, error) {
+	if len(body) < 13 {
+		return Item{}, fmt.Errorf("%w: item body of %d bytes", ErrFrame, len(body))
+	}
+	it := Item{ID: binary.LittleEndian.Uint64(body), Index: binary.LittleEndian.Uint32(body[8:])}
+	switch body[12] {
+	case 0:
+		it.Output = body[13:]
+	case 1:
+		it.Err = new(Error)
+		if err := cbor.Unmarshal(body[13:], it.Err); err != nil {
+			return Item{}, fmt.Errorf("%w: item error: %v", ErrFrame, err)
+		}
+	default:
+		return Item{}, fmt.Errorf("%w: item status %d", ErrFrame, body[12])
+	}
+	return it, nil
+}
+
+// marshalError encodes e, or an error saying why it cannot.
+func marshalError(e *Error) []byte {
+	b, err := cbor.Marshal(e)
+	if err != nil {
+		b, _ = cbor.Marshal(&Error{Message: "encoding error: " + err.Error()})
+	}
+	return b
 }
 
 // AppendResult appends r as a frame.
 func AppendResult(dst []byte, r *Result) []byte {
-	var errBody []byte
+	payload, status := r.Output, byte(0)
 	if r.Err != nil {
-		var err error
-		if errBody, err = cbor.Marshal(r.Err); err != nil {
-			errBody, _ = cbor.Marshal(&Error{Message: "encoding error: " + err.Error()})
-		}
-	}
-	payload := r.Output
-	status := byte(0)
-	if r.Err != nil {
-		payload, status = errBody, 1
+		payload, status = marshalError(r.Err), 1
 	}
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+8+1+len(payload)))
 	dst = append(dst, byte(TypeResult))
@@ -315,7 +402,7 @@ func (r *Reader) Next() (Type, []byte, error) {
 	if n == 0 || uint64(n) > uint64(r.max) {
 		return 0, nil, fmt.Errorf("%w: length %d (limit %d)", ErrFrame, n, r.max)
 	}
-	if t < TypeInit || t > TypeRequest {
+	if t < TypeInit || t > TypeItem {
 		return 0, nil, fmt.Errorf("%w: unknown type %d", ErrFrame, t)
 	}
 	body := make([]byte, n-1)

@@ -313,8 +313,11 @@ func serve(conn net.Conn, cookie string) int {
 			return ExitOK // the parent is gone or closed the channel
 		}
 		switch t {
-		case wire.TypeCall:
-			c, err := wire.ParseCall(body)
+		case wire.TypeCall, wire.TypeEach:
+			c, err := wire.ParseCall(body, t == wire.TypeEach)
+			if err == nil && len(c.Each) > 0 {
+				err = checkEach(&c)
+			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "wasmpool worker: %v\n", err)
 				return ExitProtocol
@@ -352,6 +355,22 @@ func serve(conn net.Conn, cookie string) int {
 			return ExitProtocol
 		}
 	}
+}
+
+// checkEach checks a call with Each: a task call whose input holds one
+// item per ID.
+func checkEach(c *wire.Call) error {
+	if abi.CallKind(c.Kind) != abi.CallBatch {
+		return fmt.Errorf("%w: each call of kind %d", wire.ErrFrame, c.Kind)
+	}
+	items, err := abi.ParseList(c.Input, len(c.Each))
+	if err != nil {
+		return fmt.Errorf("%w: each call: %v", wire.ErrFrame, err)
+	}
+	if len(items) != len(c.Each) {
+		return fmt.Errorf("%w: each call of %d items for %d IDs", wire.ErrFrame, len(items), len(c.Each))
+	}
+	return nil
 }
 
 // readerIdle is the calls stream's Spin hook: the reader has read every
@@ -425,39 +444,116 @@ func (s *server) cancelCall(id uint64) int {
 	return ExitCancelled
 }
 
-// executor runs task calls one at a time on one reusable instance.
+// executor runs task calls one at a time on one reusable instance per
+// module, replaced when a call breaks it.
 func (s *server) executor() {
-	insts := map[*host.Module]*host.Instance{} // one reusable instance per module
-	out := &output{s: s}
+	ex := &executor{s: s, insts: map[*host.Module]*host.Instance{}, out: &output{s: s}}
 	for {
 		c := s.next()
 		ctx, stop, ok := s.start(c)
 		if !ok {
 			continue
 		}
-		mod, _ := s.module(c.Name)
-		inst := insts[mod]
-		if inst == nil {
-			var err error
-			inst, err = mod.NewInstance(context.Background(), host.InstanceConfig{
-				Stdout: out.stream(wire.StreamStdout), Stderr: out.stream(wire.StreamStderr), Log: out.log,
-			})
-			if err != nil {
-				s.retire(c.ID, stop)
-				s.finish(c, nil, err)
-				continue
-			}
-			insts[mod] = inst
+		mod, fn := s.module(c.Name)
+		if len(c.Each) > 0 {
+			ex.each(ctx, mod, fn, c)
+			s.retire(c.ID, stop)
+			continue
 		}
-		out.id = c.ID
+		inst, err := ex.instance(mod)
+		if err != nil {
+			s.retire(c.ID, stop)
+			s.finish(c, nil, err)
+			continue
+		}
+		ex.out.id = c.ID
 		res, err := s.call(ctx, stop, inst, c)
 		s.finish(c, res, err)
-		if inst.Broken() != nil {
-			inst.Close(context.Background())
-			delete(insts, mod)
-		}
+		ex.check(mod, inst)
 	}
 }
+
+// executor is one executor goroutine's instances.
+type executor struct {
+	s     *server
+	insts map[*host.Module]*host.Instance
+	out   *output
+	one   []byte   // the one-item list of each's call
+	items [][]byte // the items of each's call
+}
+
+// instance returns the executor's instance of mod, making it if need be.
+func (ex *executor) instance(mod *host.Module) (*host.Instance, error) {
+	if inst := ex.insts[mod]; inst != nil {
+		return inst, nil
+	}
+	inst, err := mod.NewInstance(context.Background(), host.InstanceConfig{
+		Stdout: ex.out.stream(wire.StreamStdout), Stderr: ex.out.stream(wire.StreamStderr), Log: ex.out.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ex.insts[mod] = inst
+	return inst, nil
+}
+
+// check discards inst if the call it ran broke it (a trap, an exit).
+func (ex *executor) check(mod *host.Module, inst *host.Instance) {
+	if inst.Broken() != nil {
+		inst.Close(context.Background())
+		delete(ex.insts, mod)
+	}
+}
+
+// each runs a call with Each: function fn once per item, each on a list
+// of that item, as separate calls would run (an item that breaks the
+// instance leaves the next a fresh one). It answers each item with an
+// Item frame and then the call with an empty Result, sending the frames
+// in batches of about eachFlush bytes. Once ctx ends (an interruptible
+// worker's deadline or cancel), the items not started get the error of
+// the one it stopped.
+func (ex *executor) each(ctx context.Context, mod *host.Module, fn string, c *wire.Call) {
+	ex.items, _ = abi.AppendItems(ex.items[:0], c.Input, len(c.Each)) // checked by checkEach
+	var (
+		frames  []byte
+		stopped *wire.Error
+	)
+	for i, item := range ex.items {
+		it := wire.Item{ID: c.ID, Index: uint32(i), Err: stopped}
+		if it.Err == nil && ctx.Err() != nil {
+			stopped = toWire(c.Name, ctx.Err())
+			it.Err = stopped
+		}
+		var inst *host.Instance
+		var err error
+		if it.Err == nil {
+			if inst, err = ex.instance(mod); err != nil {
+				it.Err = toWire(c.Name, err)
+			}
+		}
+		if it.Err == nil {
+			ex.out.id = c.Each[i]
+			ex.one = abi.AppendList(ex.one[:0], [][]byte{item})
+			if it.Output, err = inst.Call(ctx, abi.CallBatch, fn, ex.one); err != nil {
+				it.Err = toWire(c.Name, err)
+				if ctx.Err() != nil {
+					stopped = it.Err
+				}
+			}
+			ex.check(mod, inst)
+		}
+		frames = wire.AppendItem(frames, &it)
+		if len(frames) >= eachFlush {
+			ex.s.w.Send(frames)
+			frames = frames[:0]
+		}
+	}
+	ex.s.w.Send(wire.AppendResult(frames, &wire.Result{ID: c.ID, Output: []byte{}}))
+}
+
+// eachFlush is how many bytes of Item frames each gathers before it sends
+// them: sent together, they cost one write to the results stream.
+const eachFlush = 16 << 10
 
 // module returns the module a call names and the function's name in it:
 // "name/fn" for a module of Init.Modules, a plain name for the main one.

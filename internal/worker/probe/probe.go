@@ -34,8 +34,18 @@ const Garble = "garble"
 // operation that does not exist.
 const BadRequest = "badrequest"
 
+// BadItem is the value of Env that makes every worker send the parent,
+// right after Hello, an item outcome (a wire.TypeItem frame) too short to
+// parse.
+const BadItem = "baditem"
+
 func init() {
 	switch os.Getenv(Env) {
+	case BadItem:
+		worker.AfterHello = func(results io.Writer) {
+			results.Write(wire.AppendRaw(nil, wire.TypeItem, []byte{1, 2, 3}))
+		}
+		return
 	case Garble:
 		worker.AfterHello = func(results io.Writer) {
 			results.Write([]byte{5, 0, 0, 0, 99, 1, 2, 3, 4})

@@ -12,3 +12,7 @@ const Garble = "garble"
 // BadRequest is the value of Env that makes workers send a malformed
 // request.
 const BadRequest = "badrequest"
+
+// BadItem is the value of Env that makes workers send a malformed item
+// outcome.
+const BadItem = "baditem"

@@ -85,6 +85,19 @@ func init() {
 		*p = 1
 		return nil, nil
 	})
+	// maybe traps on "trap", exits with code 3 on "exit", panics on
+	// "panic" and returns its input otherwise.
+	guest.Task("maybe", func(in []byte) ([]byte, error) {
+		switch string(in) {
+		case "trap":
+			*(*byte)(unsafe.Pointer(uintptr(0xfffffff0))) = 1
+		case "exit":
+			os.Exit(3)
+		case "panic":
+			panic("panicked on purpose")
+		}
+		return in, nil
+	})
 	guest.Task("deadlock", func(in []byte) ([]byte, error) { select {} })
 	guest.Task("oom", func(in []byte) ([]byte, error) {
 		var keep [][]byte
