@@ -31,9 +31,11 @@ type mapOptions struct {
 // that one item: an item that traps, exits or panics fails alone, and the
 // next item runs on a fresh instance. While a worker's calls take a few
 // microseconds, the pool sends it several such calls in one message (as
-// many as fit in 100 µs, up to 16) and it answers each item as it
-// finishes, which costs both processes less per item; see RATIONALE.md,
-// "Why are calls of one item merged on their way to a worker?".
+// many as fit in 100 µs, up to 16; none with Config.MaxTasksPerWorker)
+// and it answers their items every 100 µs or so, which costs both
+// processes less per item. A worker that dies holding them has the items
+// it had not answered retried one call each. See RATIONALE.md, "Why are
+// calls of one item merged on their way to a worker?".
 func ChunkSize(n int) MapOption { return func(o *mapOptions) { o.chunkSize = n } }
 
 // InFlight bounds how many items MapUnordered has submitted and not yet

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/worker/probe"
 )
 
 func chunkSizes(cs []chunk) []int {
@@ -201,7 +202,8 @@ func TestMap_mergedSlowCallsAlone(t *testing.T) {
 // TestMap_mergedWorkerKilled kills a worker while it runs a merged call
 // (items of a millisecond, merged however long they take): without
 // retries its unanswered items fail with *WorkerExitError, with retries
-// they run again and Map completes; either way nothing is lost.
+// they run again, one call each, and Map completes; either way nothing
+// is lost.
 func TestMap_mergedWorkerKilled(t *testing.T) {
 	inputs := make([][]byte, 400)
 	for i := range inputs {
@@ -262,4 +264,78 @@ func TestMap_mergedWithinMessageSize(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, inputs, out)
 	require.Greater(t, p.merged.Load(), before, "the calls were merged")
+}
+
+// TestMap_mergedItemKillsWorker: an item that gets its worker killed (it
+// passes WorkerMemoryLimit) fails alone: the items merged with it are
+// retried one call each, and only the culprit runs out of retries.
+func TestMap_mergedItemKillsWorker(t *testing.T) {
+	p := newTestPool(t, Config{WorkerMemoryLimit: 150 << 20, Retries: 1})
+	warmMerge(t, p)
+	inputs := make([][]byte, 400)
+	for i := range inputs {
+		inputs[i] = []byte(strconv.Itoa(i))
+	}
+	inputs[200] = []byte("hog")
+	before := p.merged.Load()
+	var culprit error
+	for r := range p.MapUnordered(context.Background(), "maybe", slices.Values(inputs)) {
+		if r.Index == 200 {
+			culprit = r.Err
+			continue
+		}
+		require.NoError(t, r.Err, "item %d", r.Index)
+		require.Equal(t, inputs[r.Index], r.Output)
+	}
+	require.Greater(t, p.merged.Load(), before, "the calls were merged")
+	var we *WorkerExitError
+	require.ErrorAs(t, culprit, &we)
+	require.Contains(t, we.Reason, "WorkerMemoryLimit")
+	require.Equal(t, 2, we.Attempts)
+}
+
+// TestTakeMerge: takeMerge takes calls of one key from the front of the
+// queue only, within its count and byte budget, and leaves the calls it
+// is told to.
+func TestTakeMerge(t *testing.T) {
+	a, b := new(int), new(int)
+	call := func(key any, size int) *task { return &task{mergeKey: key, input: make([]byte, size)} }
+	var q taskQueue
+	q.push(call(a, 10), call(a, 10), call(a, 10), call(b, 10), call(a, 10))
+	require.Len(t, q.takeMerge(a, 8, 25, 0), 2, "the byte budget")
+	require.Len(t, q.takeMerge(a, 8, 100, 0), 1, "a call of another key stops it")
+	require.Empty(t, q.takeMerge(a, 8, 100, 0), "another key at the front")
+	q.pop(nil, nil, func() int { return 1 }, func(*task) bool { return true })
+	require.Empty(t, q.takeMerge(a, 8, 100, 1), "the call left for a worker")
+	require.Len(t, q.takeMerge(a, 8, 100, 0), 1)
+	q.push(call(a, 1), call(a, 1), call(a, 1))
+	require.Len(t, q.takeMerge(a, 2, 100, 0), 2, "the count")
+}
+
+// TestMap_mergedOutOfTurn: a worker that answers a merged call's items
+// out of turn, or ends it before answering them all, broke the protocol:
+// it is killed, and the items it held fail with a *WorkerExitError that
+// says so (or go back to the queue) instead of hanging.
+func TestMap_mergedOutOfTurn(t *testing.T) {
+	for _, tc := range []struct{ probe, reason string }{
+		{probe.SkipItem, "out of turn"},
+		{probe.EarlyResult, "answered after 0 of its"},
+	} {
+		t.Run(tc.probe, func(t *testing.T) {
+			t.Setenv(probe.Env, tc.probe)
+			p := newTestPool(t, Config{})
+			p.mergeWithin = time.Hour
+			inputs := make([][]byte, 2000)
+			for i := range inputs {
+				inputs[i] = []byte("x")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, err := p.Map(ctx, "echo", inputs, ChunkSize(1))
+			var we *WorkerExitError
+			require.ErrorAs(t, err, &we)
+			require.Contains(t, we.Reason, "broke the control protocol")
+			require.Contains(t, we.Reason, tc.reason)
+		})
+	}
 }

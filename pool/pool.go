@@ -120,13 +120,16 @@ type Config struct {
 	// idle worker takes about 50 MiB; MemoryLimitPages bounds each guest.
 	WorkerMemoryLimit int64
 	// MaxTasksPerWorker ends a worker once it has answered this many task
-	// calls (a Submit, or one chunk of a Map), after its calls in flight
+	// calls (a Submit, or one chunk of a Map; one-item calls are then
+	// never merged), after its calls in flight
 	// finish, and starts a fresh one in its slot: Python's
 	// maxtasksperchild, for guests that leak. 0 means no limit.
 	MaxTasksPerWorker int
 	// Retries is how many times a task call is run again after its worker
 	// died under it. 0 means never: the call fails with *WorkerExitError.
-	// A call never retries after its own trap or error.
+	// A call never retries after its own trap or error. Calls the worker
+	// held but had not started (prefetched, or the items of a merged call
+	// after the one it ran) are not charged: they go back to the queue.
 	Retries int
 	// StartTimeout bounds the start of each worker, compile included.
 	// 0 means 30 seconds.
@@ -689,14 +692,15 @@ func (p *Pool) cancel(t *task, err error) {
 	// which a worker claims and sends the task after the holder was read
 	// as none: the call would then run unstopped.
 	ok, w := t.settle(nil, err)
-	switch {
-	case !ok:
-	case w != nil:
+	if !ok {
+		return
+	}
+	if w != nil {
 		w.stopCall(t)
-	case t.carriedBy() != nil:
+	} else if c := t.carriedBy(); c != nil {
 		// Merged into one call with calls of the same caller, which
 		// share its context: the merged call stops as a whole.
-		p.cancel(t.carriedBy(), err)
+		p.cancel(c, err)
 	}
 }
 

@@ -29,13 +29,15 @@ type task struct {
 	// done receives the call's raw output (an abi.Results) or error, and
 	// the worker that ran it, exactly once.
 	done func(out []byte, err error, w *workerProc)
-	// mergeKey, when not nil, marks a call of one item that a worker may
-	// be sent together with the queued calls of the same key, one guest
-	// call each (see workerProc.merge): the calls of one Map.
+	// mergeKey, when not nil, marks a call of one item that may be sent
+	// to a worker together with the queued calls of the same key, one
+	// guest call each (see workerProc.merge): the one-item calls of one
+	// Map or MapUnordered.
 	mergeKey any
-	// items are the calls a merged call carries, answered how many the
-	// worker holding it has answered so far (readLoop's); carrier is the
-	// merged call carrying this one, set once (under mu) when it joins.
+	// A merged call carries items. answered counts those the worker
+	// holding it has answered so far; only that worker's readLoop
+	// touches it after send. carrier is, for a call that was merged, the
+	// merged call carrying it (under mu).
 	items    []*task
 	answered int
 	carrier  *task
@@ -73,6 +75,23 @@ func (t *task) join(c *task, w *workerProc) bool {
 	}
 	t.state, t.carrier, t.ran = stateSent, c, w
 	t.attempts++
+	return true
+}
+
+// unmerge takes t back from the merged call carrying it, whose worker
+// died, and queues it to be sent alone (so an item that kills workers is
+// found and fails alone); it reports false if t finished meanwhile.
+// forgive undoes the attempt, for a call that never started.
+func (t *task) unmerge(forgive bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != stateSent {
+		return false
+	}
+	t.state, t.carrier, t.mergeKey = stateQueued, nil, nil
+	if forgive {
+		t.attempts--
+	}
 	return true
 }
 
@@ -199,14 +218,14 @@ func (q *taskQueue) signal() {
 	}
 }
 
-// takeMerge takes, from the front of the queue, up to max tasks with
+// takeMerge takes, from the front of the queue, up to most tasks with
 // mergeKey key and inputs of at most budget bytes in all, leaving at
 // least leave tasks queued.
-func (q *taskQueue) takeMerge(key any, max, budget, leave int) []*task {
+func (q *taskQueue) takeMerge(key any, most, budget, leave int) []*task {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var ts []*task
-	for len(ts) < max && len(q.items)-q.head > leave && q.items[q.head].mergeKey == key {
+	for len(ts) < most && len(q.items)-q.head > leave && q.items[q.head].mergeKey == key {
 		if budget -= len(q.items[q.head].input); budget < 0 {
 			break
 		}

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -488,9 +490,10 @@ const (
 
 // merge returns t, or a call that carries t and the calls of the same
 // Map queued right behind it, leaving a call queued for every worker: as
-// many as this worker's recent calls took per item in fastCall, at most
-// mergeMax, so that a merged call is as short as a fast one; calls that
-// take fastCall or more go one by one. The worker runs a merged call's
+// many as this worker's recent calls took per item in fastCall
+// (p.mergeWithin), at most mergeMax, so that a merged call is as short
+// as a fast one; calls that take fastCall or more go one by one. The
+// worker runs a merged call's
 // items as the separate guest calls they were (wire.Call.Each), each on
 // a list of one item, and answers each with its own Item frame. What the
 // items share is one call frame, one place in the worker's queue and one
@@ -498,7 +501,9 @@ const (
 // to a worker?".
 func (w *workerProc) merge(t *task) *task {
 	by := int(w.mergeBy.Load())
-	if t.mergeKey == nil || by < 2 {
+	// With MaxTasksPerWorker, a worker takes calls one by one, so that it
+	// retires after that many items, not that many merged calls.
+	if t.mergeKey == nil || by < 2 || w.p.cfg.MaxTasksPerWorker > 0 {
 		return t
 	}
 	budget := min(mergeBytes, w.p.cfg.MaxMessageSize) - len(t.input)
@@ -516,10 +521,14 @@ func (w *workerProc) merge(t *task) *task {
 	defer c.mu.Unlock()
 	items := make([][]byte, 0, 1+len(more))
 	for _, m := range append([]*task{t}, more...) {
-		// A member holds one item; one cancelled or abandoned since it
-		// was queued stays out.
+		// A member holds one item (Map sets mergeKey only then); one
+		// cancelled or abandoned since it was queued stays out.
 		item, err := abi.ParseList(m.input, 1)
-		if err != nil || len(item) != 1 || !m.join(c, w) {
+		if err != nil || len(item) != 1 {
+			m.finish(nil, fmt.Errorf("pool: %s: merging a call of more than one item", m.fn))
+			continue
+		}
+		if !m.join(c, w) {
 			continue
 		}
 		c.items = append(c.items, m)
@@ -680,7 +689,15 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 				}
 			}
 			if res.Err != nil {
-				if err := callError(t, res.Err); err != errCancelled {
+				err := callError(t, res.Err)
+				if err == errCancelled && !t.isDone() {
+					// The worker answers so only a call the pool
+					// cancelled, which it settled first.
+					t.finish(nil, &WorkerExitError{Worker: w.slot, PID: w.pid, ExitCode: -1, Reason: "broke the control protocol: it dropped a call the pool did not cancel"})
+					w.kill("broke the control protocol: it dropped call "+strconv.FormatUint(res.ID, 10)+", which the pool did not cancel", false)
+					return
+				}
+				if err != errCancelled {
 					t.finish(nil, err)
 				}
 				continue
@@ -987,14 +1004,18 @@ func (w *workerProc) waitExit() {
 		}
 	}
 	closed := w.p.isClosed()
+	running := startedCalls(held, w.p.cfg.Concurrency)
 	for _, t := range held {
 		switch {
 		case closed:
 			t.finish(nil, ErrClosed)
 		case t.kind == abi.CallProcess:
 			t.finish(nil, exitErr)
-		case deliberate || t.attemptCount() <= t.retries:
-			if t.requeue(deliberate) {
+		case len(t.items) > 0:
+			w.p.split(t, deliberate, running[t], exitErr)
+		case deliberate || !running[t] || t.attemptCount() <= t.retries:
+			// A call that had not started is not at fault either.
+			if t.requeue(deliberate || !running[t]) {
 				w.p.queue.pushFront(t)
 			}
 		default:
@@ -1004,6 +1025,46 @@ func (w *workerProc) waitExit() {
 		}
 	}
 	close(w.exited)
+}
+
+// startedCalls returns the task calls of held that a worker had started,
+// as far as the parent knows: it starts them in the order they were sent,
+// concurrency at a time (as runs reckons).
+func startedCalls(held map[uint64]*task, concurrency int) map[*task]bool {
+	calls := make([]*task, 0, len(held))
+	for _, t := range held {
+		if t.kind != abi.CallProcess {
+			calls = append(calls, t)
+		}
+	}
+	slices.SortFunc(calls, func(a, b *task) int { return cmp.Compare(a.sent, b.sent) })
+	started := map[*task]bool{}
+	for _, t := range calls[:min(len(calls), concurrency)] {
+		started[t] = true
+	}
+	return started
+}
+
+// split settles merged call c, held by a worker that died: the items
+// the worker answered keep their outcome; the others are retried, one
+// call each, or fail with exitErr, as calls held by a dying worker are.
+// Only the first unanswered item of a call that had started (started)
+// is charged the attempt; the worker had not reached the rest. Sent
+// alone, an item that kills its worker is found and fails by itself.
+func (p *Pool) split(c *task, deliberate, started bool, exitErr *WorkerExitError) {
+	for i := len(c.items) - 1; i >= c.answered; i-- {
+		m := c.items[i]
+		atFault := started && i == c.answered && !deliberate
+		if !atFault || m.attemptCount() <= m.retries {
+			if m.unmerge(!atFault) {
+				p.queue.pushFront(m)
+			}
+			continue
+		}
+		e := *exitErr
+		e.Attempts = m.attemptCount()
+		m.finish(nil, &e)
+	}
 }
 
 // supervise replaces the slot's worker whenever it dies, until Close.

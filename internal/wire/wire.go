@@ -42,6 +42,7 @@ const (
 	// TypeEach carries a Call with Each set: one guest call per item of
 	// its input, each answered by a TypeItem frame before the Result.
 	TypeEach Type = 8 // P→W, Call
+	// TypeItem carries the Item outcome of one item of a TypeEach call.
 	TypeItem Type = 9 // W→P, Item
 )
 
@@ -432,8 +433,10 @@ func NewWriter(w io.Writer) *Writer {
 // ErrWriterClosed is returned by Send after Close.
 var ErrWriterClosed = errors.New("wire: writer closed")
 
-// Send writes a frame, flushing unless another sender is about to. It
-// returns the error of this or an earlier failed write.
+// Send writes a frame, or several whole frames one after another, in one
+// step no other sender's frames come between, flushing unless another
+// sender is about to. It returns the error of this or an earlier failed
+// write.
 func (w *Writer) Send(frame []byte) error {
 	w.waiting.Add(1)
 	w.mu.Lock()

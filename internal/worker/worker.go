@@ -48,6 +48,12 @@ var AfterHarden func()
 // set AfterHarden) to play a worker whose host side breaks the protocol.
 var AfterHello func(results io.Writer)
 
+// BeforeItems, if set, gets each batch of Item frames (and the Result
+// that ends a merged call) before the worker sends them, and returns what
+// it sends instead. Tests set it (as they set AfterHarden) to play a
+// worker that answers merged calls out of turn.
+var BeforeItems func(frames []byte) []byte
+
 // SegmentsFD is the worker's end of the socket on which the parent sends
 // the descriptors of segments (see shm.DescriptorPair).
 const SegmentsFD = 5
@@ -447,7 +453,7 @@ func (s *server) cancelCall(id uint64) int {
 // executor runs task calls one at a time on one reusable instance per
 // module, replaced when a call breaks it.
 func (s *server) executor() {
-	ex := &executor{s: s, insts: map[*host.Module]*host.Instance{}, out: &output{s: s}}
+	ex := &runner{s: s, insts: map[*host.Module]*host.Instance{}, out: &output{s: s}}
 	for {
 		c := s.next()
 		ctx, stop, ok := s.start(c)
@@ -473,8 +479,8 @@ func (s *server) executor() {
 	}
 }
 
-// executor is one executor goroutine's instances.
-type executor struct {
+// runner is what one executor goroutine keeps between calls.
+type runner struct {
 	s     *server
 	insts map[*host.Module]*host.Instance
 	out   *output
@@ -483,7 +489,7 @@ type executor struct {
 }
 
 // instance returns the executor's instance of mod, making it if need be.
-func (ex *executor) instance(mod *host.Module) (*host.Instance, error) {
+func (ex *runner) instance(mod *host.Module) (*host.Instance, error) {
 	if inst := ex.insts[mod]; inst != nil {
 		return inst, nil
 	}
@@ -498,7 +504,7 @@ func (ex *executor) instance(mod *host.Module) (*host.Instance, error) {
 }
 
 // check discards inst if the call it ran broke it (a trap, an exit).
-func (ex *executor) check(mod *host.Module, inst *host.Instance) {
+func (ex *runner) check(mod *host.Module, inst *host.Instance) {
 	if inst.Broken() != nil {
 		inst.Close(context.Background())
 		delete(ex.insts, mod)
@@ -507,16 +513,19 @@ func (ex *executor) check(mod *host.Module, inst *host.Instance) {
 
 // each runs a call with Each: function fn once per item, each on a list
 // of that item, as separate calls would run (an item that breaks the
-// instance leaves the next a fresh one). It answers each item with an
-// Item frame and then the call with an empty Result, sending the frames
-// in batches of about eachFlush bytes. Once ctx ends (an interruptible
-// worker's deadline or cancel), the items not started get the error of
-// the one it stopped.
-func (ex *executor) each(ctx context.Context, mod *host.Module, fn string, c *wire.Call) {
+// instance leaves the next a fresh one; an item not started by the call's
+// deadline gets KindDeadline). It answers each item with an Item frame
+// and then the call with an empty Result, sending the frames gathered
+// every eachFlush bytes or eachDelay, whichever comes first, and at the
+// end: the answers of items that finished before a long one wait for it.
+// Once ctx ends (an interruptible worker's deadline or cancel), the items
+// not started get the error of the one it stopped.
+func (ex *runner) each(ctx context.Context, mod *host.Module, fn string, c *wire.Call) {
 	ex.items, _ = abi.AppendItems(ex.items[:0], c.Input, len(c.Each)) // checked by checkEach
 	var (
 		frames  []byte
 		stopped *wire.Error
+		sent    = time.Now()
 	)
 	for i, item := range ex.items {
 		it := wire.Item{ID: c.ID, Index: uint32(i), Err: stopped}
@@ -524,6 +533,11 @@ func (ex *executor) each(ctx context.Context, mod *host.Module, fn string, c *wi
 			stopped = toWire(c.Name, ctx.Err())
 			it.Err = stopped
 		}
+		now := time.Now()
+		if it.Err == nil && c.Deadline != 0 && now.UnixNano() > c.Deadline {
+			it.Err = &wire.Error{Kind: wire.KindDeadline, Function: c.Name}
+		}
+		ex.out.id = c.Each[i]
 		var inst *host.Instance
 		var err error
 		if it.Err == nil {
@@ -532,7 +546,6 @@ func (ex *executor) each(ctx context.Context, mod *host.Module, fn string, c *wi
 			}
 		}
 		if it.Err == nil {
-			ex.out.id = c.Each[i]
 			ex.one = abi.AppendList(ex.one[:0], [][]byte{item})
 			if it.Output, err = inst.Call(ctx, abi.CallBatch, fn, ex.one); err != nil {
 				it.Err = toWire(c.Name, err)
@@ -543,13 +556,25 @@ func (ex *executor) each(ctx context.Context, mod *host.Module, fn string, c *wi
 			ex.check(mod, inst)
 		}
 		frames = wire.AppendItem(frames, &it)
-		if len(frames) >= eachFlush {
-			ex.s.w.Send(frames)
-			frames = frames[:0]
+		if len(frames) >= eachFlush || time.Since(sent) >= eachDelay {
+			ex.send(frames)
+			frames, sent = frames[:0], time.Now()
 		}
 	}
-	ex.s.w.Send(wire.AppendResult(frames, &wire.Result{ID: c.ID, Output: []byte{}}))
+	ex.send(wire.AppendResult(frames, &wire.Result{ID: c.ID, Output: []byte{}}))
 }
+
+// send sends frames of each's.
+func (ex *runner) send(frames []byte) {
+	if BeforeItems != nil {
+		frames = BeforeItems(frames)
+	}
+	ex.s.w.Send(frames)
+}
+
+// eachDelay bounds how long each holds the Item frames of finished items
+// while it starts others.
+const eachDelay = 100 * time.Microsecond
 
 // eachFlush is how many bytes of Item frames each gathers before it sends
 // them: sent together, they cost one write to the results stream.

@@ -9,6 +9,7 @@
 package probe
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -39,8 +40,42 @@ const BadRequest = "badrequest"
 // parse.
 const BadItem = "baditem"
 
+// SkipItem and EarlyResult are values of Env that make every worker
+// answer merged calls wrongly: without the first Item frame of each
+// batch (the next one comes out of turn), or with the Result alone.
+const (
+	SkipItem    = "skipitem"
+	EarlyResult = "earlyresult"
+)
+
+// dropFrames returns frames without those drop picks, by type and place.
+func dropFrames(frames []byte, drop func(t wire.Type, i int) bool) []byte {
+	var out []byte
+	for i := 0; len(frames) >= 5; i++ {
+		n := 4 + int(binary.LittleEndian.Uint32(frames))
+		if n > len(frames) {
+			break
+		}
+		if !drop(wire.Type(frames[4]), i) {
+			out = append(out, frames[:n]...)
+		}
+		frames = frames[n:]
+	}
+	return out
+}
+
 func init() {
 	switch os.Getenv(Env) {
+	case SkipItem:
+		worker.BeforeItems = func(frames []byte) []byte {
+			return dropFrames(frames, func(t wire.Type, i int) bool { return t == wire.TypeItem && i == 0 })
+		}
+		return
+	case EarlyResult:
+		worker.BeforeItems = func(frames []byte) []byte {
+			return dropFrames(frames, func(t wire.Type, _ int) bool { return t == wire.TypeItem })
+		}
+		return
 	case BadItem:
 		worker.AfterHello = func(results io.Writer) {
 			results.Write(wire.AppendRaw(nil, wire.TypeItem, []byte{1, 2, 3}))

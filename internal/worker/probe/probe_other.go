@@ -16,3 +16,10 @@ const BadRequest = "badrequest"
 // BadItem is the value of Env that makes workers send a malformed item
 // outcome.
 const BadItem = "baditem"
+
+// SkipItem and EarlyResult are values of Env that make workers answer
+// merged calls wrongly.
+const (
+	SkipItem    = "skipitem"
+	EarlyResult = "earlyresult"
+)

@@ -86,9 +86,16 @@ func init() {
 		return nil, nil
 	})
 	// maybe traps on "trap", exits with code 3 on "exit", panics on
-	// "panic" and returns its input otherwise.
+	// "panic", touches 200 MiB and holds them 5 s on "hog", and returns
+	// its input otherwise.
 	guest.Task("maybe", func(in []byte) ([]byte, error) {
 		switch string(in) {
+		case "hog":
+			b := make([]byte, 200<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			time.Sleep(5 * time.Second)
 		case "trap":
 			*(*byte)(unsafe.Pointer(uintptr(0xfffffff0))) = 1
 		case "exit":
