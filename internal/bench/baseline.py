@@ -209,14 +209,15 @@ def bench_primes(a):
 
 def bench_scaling(a):
     """For each worker count N: primes below n in a.ranges ranges with a
-    fork Pool(N) (seconds per run), and Pool(N).map(double,
-    range(map_items)) (items per second per run)."""
+    fork Pool(N) (seconds per run), Pool(N).map(double, range(map_items))
+    and, with chunk1_items, Pool(N).map(double, range(chunk1_items), 1)
+    (items per second per run)."""
     ranges = split(a.n, a.ranges)
     items = a.map_items
     out = []
     count = None
     for w in [int(x) for x in a.workers.split(",")]:
-        times, rates = [], []
+        times, rates, chunk1 = [], [], []
         with mp.get_context("fork").Pool(w) as pool:
             pool.map(count_primes, [(0, 1000)] * w)
             for _ in range(a.runs):
@@ -232,8 +233,16 @@ def bench_scaling(a):
                 rates.append(items / (time.perf_counter() - t0))
                 if len(res) != items or res[-1] != 2 * (items - 1):
                     raise SystemExit("baseline.py: map gave wrong results")
+            for _ in range(a.runs if a.chunk1_items else 0):
+                t0 = time.perf_counter()
+                res = pool.map(double, range(a.chunk1_items), 1)
+                chunk1.append(a.chunk1_items / (time.perf_counter() - t0))
+                if len(res) != a.chunk1_items or res[-1] != 2 * (a.chunk1_items - 1):
+                    raise SystemExit("baseline.py: map gave wrong results")
         out.append(result(f"scaling/primes/{w}", "s", times, count=count))
         out.append(result(f"scaling/map/{w}", "items/s", rates, items=items))
+        if chunk1:
+            out.append(result(f"scaling/map-chunk1/{w}", "items/s", chunk1, items=a.chunk1_items))
     return out
 
 
@@ -662,6 +671,7 @@ def main():
     ap.add_argument("--ranges", type=int, default=64, help="primes: how many ranges")
     ap.add_argument("--workers", default="1,2", help="scaling: worker counts, comma-separated")
     ap.add_argument("--map-items", type=int, default=1_000_000, help="scaling: items per map")
+    ap.add_argument("--chunk1-items", type=int, default=0, help="scaling: items per map with chunksize 1 (0: none)")
     a = ap.parse_args()
     results = BENCHMARKS[a.bench](a)
     json.dump({"python": platform.python_version(), "results": results}, sys.stdout)

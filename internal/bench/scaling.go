@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/wasmpool/wasmpool/pool"
 	"math"
 	"runtime"
 	"slices"
@@ -42,6 +43,7 @@ func (r *runner) scaling(ctx context.Context) error {
 	primes := make([]float64, len(ws))
 	native := make([]float64, len(ws))
 	maps := make([]float64, len(ws))
+	chunk1 := make([]float64, len(ws))
 	for i, w := range ws {
 		samples, err := repeat(ctx, r.sizes.runs, func() (float64, error) { return nativePrimes(w, ranges, want) })
 		if err != nil {
@@ -59,10 +61,14 @@ func (r *runner) scaling(ctx context.Context) error {
 			return fmt.Errorf("map, workers=%d: %w", w, err)
 		}
 		maps[i] = median(samples)
+		if samples, err = r.measureMap(ctx, w, r.sizes.chunk1Items, pool.ChunkSize(1)); err != nil {
+			return fmt.Errorf("map chunksize 1, workers=%d: %w", w, err)
+		}
+		chunk1[i] = median(samples)
 	}
 	list := joinInts(ws)
 	py := r.baseline(ctx, "scaling", "-n", fmt.Sprint(limit), "--ranges", fmt.Sprint(k),
-		"--map-items", fmt.Sprint(r.sizes.mapItems), "--workers", list)
+		"--map-items", fmt.Sprint(r.sizes.mapItems), "--chunk1-items", fmt.Sprint(r.sizes.pyChunk1Items), "--workers", list)
 	if py != nil {
 		if res, _ := py.get("scaling/primes/1"); res.Count != want {
 			r.pythonFailed("scaling", fmt.Errorf("counted %d primes below %d, want %d", res.Count, limit, want))
@@ -87,12 +93,16 @@ func (r *runner) scaling(ctx context.Context) error {
 		r.table.add(row{name: fmt.Sprintf("map, %s items, workers=%d / Pool(%d)", count(r.sizes.mapItems), w, w), unit: rate,
 			ours: maps[i], python: py.median(fmt.Sprintf("scaling/map/%d", w))})
 	}
+	for i, w := range ws {
+		r.table.add(row{name: fmt.Sprintf("map chunksize 1, workers=%d / Pool(%d)", w, w), unit: rate,
+			ours: chunk1[i], python: py.median(fmt.Sprintf("scaling/map-chunk1/%d", w))})
+	}
 	pyRuns := ""
 	if r.python != "" && r.sizes.pyPrimesRuns != r.sizes.runs {
 		pyRuns = fmt.Sprintf(" (%d runs for its primes)", r.sizes.pyPrimesRuns)
 	}
 	r.table.note("scaling: workers %s. primes: count_primes over [0, %s) in %d equal ranges, one pool.MapTyped with default chunks, "+
-		"pool started beforehand; speedup = median(workers=1) / median(workers=N). map: as the map row, with N workers. "+
+		"pool started beforehand; speedup = median(workers=1) / median(workers=N). map and map chunksize 1: as their rows, with N workers. "+
 		"Python%s: fork Pool(N).map of the same trial division and of double, speedup over Pool(1). "+
 		"native Go: the same trial division compiled natively, N goroutines taking ranges in order from a shared counter "+
 		"(%.3f s on one): the ceiling this machine's cores allow.",
