@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -179,11 +180,12 @@ func TestMap_mergedItemsLog(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, ids, len(inputs), "one call ID per item")
-	lines := map[string]bool{}
-	for _, data := range ids {
-		lines[data] = true
+	// Items get their IDs in input order: in ID order, the lines must
+	// count up, each item's output under its own ID.
+	order := slices.Sorted(maps.Keys(ids))
+	for i, id := range order {
+		require.Equal(t, fmt.Sprintf("out: %d\n", i), ids[id], "call %d", id)
 	}
-	require.Len(t, lines, len(inputs))
 }
 
 // TestMap_mergedSlowCallsAlone: calls that take fastCall or more are not
