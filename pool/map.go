@@ -34,8 +34,9 @@ type mapOptions struct {
 // many as fit in 100 µs, up to 16; none with Config.MaxTasksPerWorker)
 // and it answers their items every 100 µs or so, which costs both
 // processes less per item. A worker that dies holding them has the items
-// it had not answered retried one call each. See RATIONALE.md, "Why are
-// calls of one item merged on their way to a worker?".
+// it had not answered retried one call each (each charged an attempt, as
+// a chunk's items are). See RATIONALE.md, "Why are calls of one item
+// merged on their way to a worker?".
 func ChunkSize(n int) MapOption { return func(o *mapOptions) { o.chunkSize = n } }
 
 // InFlight bounds how many items MapUnordered has submitted and not yet

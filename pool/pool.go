@@ -128,8 +128,9 @@ type Config struct {
 	// Retries is how many times a task call is run again after its worker
 	// died under it. 0 means never: the call fails with *WorkerExitError.
 	// A call never retries after its own trap or error. Calls the worker
-	// held but had not started (prefetched, or the items of a merged call
-	// after the one it ran) are not charged: they go back to the queue.
+	// held but had not started (prefetched) are not charged: they go back
+	// to the queue. The unanswered items of a merged call it had started
+	// (see ChunkSize) are each charged, and retried one call each.
 	Retries int
 	// StartTimeout bounds the start of each worker, compile included.
 	// 0 means 30 seconds.

@@ -1046,17 +1046,23 @@ func startedCalls(held map[uint64]*task, concurrency int) map[*task]bool {
 }
 
 // split settles merged call c, held by a worker that died: the items
-// the worker answered keep their outcome; the others are retried, one
-// call each, or fail with exitErr, as calls held by a dying worker are.
-// Only the first unanswered item of a call that had started (started)
-// is charged the attempt; the worker had not reached the rest. Sent
-// alone, an item that kills its worker is found and fails by itself.
+// the worker answered keep their outcome; the others go back to the
+// queue one call each, or fail with exitErr once out of retries. The
+// pool cannot tell which of them was running (answers are sent in
+// batches), so, as for the items of a chunk, each is charged the attempt
+// if c had started (started, and not deliberate). Sent alone from then
+// on, an item that kills its worker is found and fails by itself, while
+// the others succeed on their retry.
 func (p *Pool) split(c *task, deliberate, started bool, exitErr *WorkerExitError) {
+	// Settled first, quietly (spread ignores a nil error): a member's
+	// cancel that reaches c from now on finds it done and cannot finish
+	// members already requeued and perhaps running elsewhere.
+	c.finish(nil, nil)
+	charged := started && !deliberate
 	for i := len(c.items) - 1; i >= c.answered; i-- {
 		m := c.items[i]
-		atFault := started && i == c.answered && !deliberate
-		if !atFault || m.attemptCount() <= m.retries {
-			if m.unmerge(!atFault) {
+		if !charged || m.attemptCount() <= m.retries {
+			if m.unmerge(!charged) {
 				p.queue.pushFront(m)
 			}
 			continue
