@@ -41,22 +41,22 @@ const BadRequest = "badrequest"
 const BadItem = "baditem"
 
 // SkipItem and EarlyResult are values of Env that make every worker
-// answer merged calls wrongly: without the first Item frame of each
-// batch (the next one comes out of turn), or with the Result alone.
+// answer merged calls wrongly: without the Item frame of their first
+// item (the next one comes out of turn), or with the Result alone.
 const (
 	SkipItem    = "skipitem"
 	EarlyResult = "earlyresult"
 )
 
-// dropFrames returns frames without those drop picks, by type and place.
-func dropFrames(frames []byte, drop func(t wire.Type, i int) bool) []byte {
+// dropFrames returns frames without those drop picks, by type and body.
+func dropFrames(frames []byte, drop func(t wire.Type, body []byte) bool) []byte {
 	var out []byte
-	for i := 0; len(frames) >= 5; i++ {
+	for len(frames) >= 5 {
 		n := 4 + int(binary.LittleEndian.Uint32(frames))
 		if n > len(frames) {
 			break
 		}
-		if !drop(wire.Type(frames[4]), i) {
+		if !drop(wire.Type(frames[4]), frames[5:n]) {
 			out = append(out, frames[:n]...)
 		}
 		frames = frames[n:]
@@ -68,12 +68,15 @@ func init() {
 	switch os.Getenv(Env) {
 	case SkipItem:
 		worker.BeforeItems = func(frames []byte) []byte {
-			return dropFrames(frames, func(t wire.Type, i int) bool { return t == wire.TypeItem && i == 0 })
+			return dropFrames(frames, func(t wire.Type, body []byte) bool {
+				it, err := wire.ParseItem(body)
+				return t == wire.TypeItem && err == nil && it.Index == 0
+			})
 		}
 		return
 	case EarlyResult:
 		worker.BeforeItems = func(frames []byte) []byte {
-			return dropFrames(frames, func(t wire.Type, _ int) bool { return t == wire.TypeItem })
+			return dropFrames(frames, func(t wire.Type, _ []byte) bool { return t == wire.TypeItem })
 		}
 		return
 	case BadItem:
