@@ -28,7 +28,7 @@ func exportCall(kind, nameLen, inputLen uint32) uint32 {
 	if errno := abi.Errno(callInput(ptr(buf[:nameLen]), ptr(buf[nameLen:]))); errno != abi.OK {
 		return uint32(errno)
 	}
-	out, errno := dispatch(abi.CallKind(kind), string(buf[:nameLen]), buf[nameLen:])
+	out, errno := dispatch(abi.CallKind(kind), buf[:nameLen], buf[nameLen:])
 	if errno != abi.OK {
 		return uint32(errno)
 	}
