@@ -55,25 +55,25 @@ type task struct {
 }
 
 // claim moves a queued task to worker w.
-func (t *task) claim(w *workerProc) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.state != stateQueued {
-		return false
-	}
-	t.state, t.w, t.ran = stateSent, w, w
-	t.attempts++
-	return true
-}
+func (t *task) claim(w *workerProc) bool { return t.take(w, nil) }
 
 // join moves a queued task into merged call c, to be sent by w.
-func (t *task) join(c *task, w *workerProc) bool {
+func (t *task) join(c *task, w *workerProc) bool { return t.take(w, c) }
+
+// take moves a queued task to worker w, held by w itself or, when carrier
+// is not nil, carried by that merged call.
+func (t *task) take(w *workerProc, carrier *task) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != stateQueued {
 		return false
 	}
-	t.state, t.carrier, t.ran = stateSent, c, w
+	t.state, t.ran = stateSent, w
+	if carrier == nil {
+		t.w = w
+	} else {
+		t.carrier = carrier
+	}
 	t.attempts++
 	return true
 }

@@ -636,10 +636,10 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 				select {
 				case <-w.exiting:
 				case <-time.After(deathGrace):
-					w.kill("broke the control protocol: "+err.Error(), false)
+					w.broke(err.Error())
 				}
 			default:
-				w.kill("broke the control protocol: "+err.Error(), false)
+				w.broke(err.Error())
 			}
 			return
 		}
@@ -647,7 +647,7 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 		case wire.TypeResult:
 			res, err := wire.ParseResult(body)
 			if err != nil {
-				w.kill("broke the control protocol: "+err.Error(), false)
+				w.broke(err.Error())
 				return
 			}
 			w.mu.Lock()
@@ -656,7 +656,7 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 				// A merged call answered before all its items: the
 				// worker's end settles it.
 				w.mu.Unlock()
-				w.kill(fmt.Sprintf("broke the control protocol: call %d answered after %d of its %d items", res.ID, t.answered, len(t.items)), false)
+				w.broke(fmt.Sprintf("call %d answered after %d of its %d items", res.ID, t.answered, len(t.items)))
 				return
 			}
 			delete(w.inflight, res.ID)
@@ -694,7 +694,7 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 					// The worker answers so only a call the pool
 					// cancelled, which it settled first.
 					t.finish(nil, &WorkerExitError{Worker: w.slot, PID: w.pid, ExitCode: -1, Reason: "broke the control protocol: it dropped a call the pool did not cancel"})
-					w.kill("broke the control protocol: it dropped call "+strconv.FormatUint(res.ID, 10)+", which the pool did not cancel", false)
+					w.broke("it dropped call " + strconv.FormatUint(res.ID, 10) + ", which the pool did not cancel")
 					return
 				}
 				if err != errCancelled {
@@ -706,7 +706,7 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 		case wire.TypeItem:
 			it, err := wire.ParseItem(body)
 			if err != nil {
-				w.kill("broke the control protocol: "+err.Error(), false)
+				w.broke(err.Error())
 				return
 			}
 			w.mu.Lock()
@@ -716,7 +716,7 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 				continue
 			}
 			if int(it.Index) != t.answered || t.answered >= len(t.items) {
-				w.kill(fmt.Sprintf("broke the control protocol: item %d of call %d out of turn", it.Index, it.ID), false)
+				w.broke(fmt.Sprintf("item %d of call %d out of turn", it.Index, it.ID))
 				return
 			}
 			m := t.items[it.Index]
@@ -728,13 +728,13 @@ func (w *workerProc) readLoop(r *wire.Reader) {
 			}
 		case wire.TypeRequest:
 			if err := w.answer(body); err != nil {
-				w.kill("broke the control protocol: "+err.Error(), false)
+				w.broke(err.Error())
 				return
 			}
 		case wire.TypeLog:
 			l, err := wire.ParseLog(body)
 			if err != nil {
-				w.kill("broke the control protocol: "+err.Error(), false)
+				w.broke(err.Error())
 				return
 			}
 			w.mu.Lock()
@@ -915,6 +915,10 @@ func (w *workerProc) enforceCancel(t *task) {
 		w.kill(fmt.Sprintf("it did not stop the cancelled call of %s within %v", t.fn, cancelGrace), true)
 	}
 }
+
+// broke kills the worker for breaking the control protocol, as reason
+// says.
+func (w *workerProc) broke(reason string) { w.kill("broke the control protocol: "+reason, false) }
 
 // kill ends the worker process with SIGKILL, recording why and whether the
 // pool meant to (deliberate) or the worker misbehaved.

@@ -533,8 +533,7 @@ func (ex *runner) each(ctx context.Context, mod *host.Module, fn string, c *wire
 			stopped = toWire(c.Name, ctx.Err())
 			it.Err = stopped
 		}
-		now := time.Now()
-		if it.Err == nil && c.Deadline != 0 && now.UnixNano() > c.Deadline {
+		if it.Err == nil && c.Deadline != 0 && time.Now().UnixNano() > c.Deadline {
 			it.Err = &wire.Error{Kind: wire.KindDeadline, Function: c.Name}
 		}
 		ex.out.id = c.Each[i]
