@@ -45,27 +45,41 @@ func TestCGuest_tasksAndQueue(t *testing.T) {
 }
 
 // C guests in both workers add to one word of a segment with wasm atomic
-// instructions, no host call: the count ends exact.
+// instructions, no host call, all at once: the count ends exact.
 func TestCGuest_wasmAtomicsAcrossProcesses(t *testing.T) {
 	p := newTestPool(t, Config{Module: modules.CGuest, Workers: 2})
 	s, err := p.CreateSharedMemory("", 8)
 	require.NoError(t, err)
 	defer s.Close()
 	defer s.Unlink()
+	start, err := p.NewEvent("")
+	require.NoError(t, err)
 	const procs, adds = 4, 200000
 	var prs []*Process
 	var outs []*syncBuffer
 	for range procs {
-		pr, out := run(t, p, "count", []byte(s.Name()), []byte(strconv.Itoa(adds)))
+		pr, out := run(t, p, "count", []byte(s.Name()), []byte(strconv.Itoa(adds)), start.Ref())
 		prs, outs = append(prs, pr), append(outs, out)
 	}
+	// They wait for start, so each is running when the next is placed:
+	// the pool spreads them over both workers, however slow the machine.
 	pids := map[int]bool{}
+	require.Eventually(t, func() bool {
+		clear(pids)
+		for _, pr := range prs {
+			if pr.PID() == 0 {
+				return false
+			}
+			pids[pr.PID()] = true
+		}
+		return true
+	}, 30*time.Second, time.Millisecond)
+	require.Len(t, pids, 2, "in both worker processes")
+	start.Set()
 	for i, pr := range prs {
 		join(t, pr)
-		pids[pr.PID()] = true
 		require.True(t, strings.HasSuffix(outs[i].String(), " ns/add\n"), outs[i].String())
 	}
-	require.Len(t, pids, 2, "in both worker processes")
 	require.Equal(t, uint64(procs*adds), binary.LittleEndian.Uint64(s.Bytes()))
 }
 

@@ -10,10 +10,11 @@
  *   pipe-pong(conn, n)         process: n times, receives a message and sends
  *                              it back (the Go pipe-pong of modules/ipc)
  *   sem-pong(ping, pong, n)    process: n times, acquires ping, releases pong
- *   count(segment, n)          process: maps the segment into its memory,
- *                              adds 1 to its first int64 n times with a wasm
- *                              atomic instruction (no host call), prints the
- *                              nanoseconds per add
+ *   count(segment, n[, start]) process: maps the segment into its memory,
+ *                              waits for the event start when given (at most
+ *                              a minute), adds 1 to its first int64 n times
+ *                              with a wasm atomic instruction (no host call),
+ *                              prints the nanoseconds per add
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -60,9 +61,11 @@ static int produce(uint32_t argc, const wp_bytes *argv) {
 }
 
 static int count(uint32_t argc, const wp_bytes *argv) {
-	uint32_t seg;
-	long n = argc == 2 ? number(argv[1]) : -1;
+	uint32_t seg, start = 0;
+	long n = argc == 2 || argc == 3 ? number(argv[1]) : -1;
 	if (n < 0 || wp_segment_open((const char *)argv[0].ptr, argv[0].len, &seg) != WP_OK)
+		return 2;
+	if (argc == 3 && wp_object_ref(WP_EVENT, argv[2].ptr, argv[2].len, &start) != WP_OK)
 		return 2;
 	uint8_t info[12];
 	if (wp_segment_info(seg, info, 0, 0) != WP_OK)
@@ -72,6 +75,8 @@ static int count(uint32_t argc, const wp_bytes *argv) {
 	if (!window || wp_segment_map(seg, window) != WP_OK)
 		return 4;
 	_Atomic int64_t *word = (_Atomic int64_t *)window;
+	if (start && wp_event_wait(start, 60000000000LL) != WP_OK)
+		return 6;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long i = 0; i < n; i++)
