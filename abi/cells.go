@@ -3,7 +3,9 @@ package abi
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
+	"strconv"
+
+	"github.com/wasmpool/wasmpool/internal/sfmt"
 )
 
 // The Value/Array layout: typed cells in a segment, after Python's
@@ -87,13 +89,13 @@ func CellsSize(c CellType, count int) int { return CellsData + count*c.Size() }
 func InitCells(b []byte, c CellType, count int, lock string) error {
 	switch {
 	case c.Size() == 0:
-		return fmt.Errorf("abi: cell type %q: %w", c, ErrCellsCorrupt)
+		return sfmt.Errorf("abi: cell type %s: %w", strconv.QuoteRune(rune(c)), ErrCellsCorrupt)
 	case count < 0 || count > MaxCells:
-		return fmt.Errorf("abi: %d cells outside 0..%d", count, MaxCells)
+		return sfmt.Errorf("abi: %d cells outside 0..%d", count, MaxCells)
 	case len(b) < CellsSize(c, count):
-		return fmt.Errorf("abi: %d cells of type %q need %d bytes, have %d", count, c, CellsSize(c, count), len(b))
+		return sfmt.Errorf("abi: %d cells of type %s need %d bytes, have %d", count, strconv.QuoteRune(rune(c)), CellsSize(c, count), len(b))
 	case len(lock) > 255:
-		return fmt.Errorf("abi: lock name of %d bytes is longer than 255", len(lock))
+		return sfmt.Errorf("abi: lock name of %d bytes is longer than 255", len(lock))
 	}
 	clear(b[:CellsSize(c, count)])
 	binary.LittleEndian.PutUint32(b, cellsMagic)

@@ -3,9 +3,10 @@ package abi
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
 	"slices"
+
+	"github.com/wasmpool/wasmpool/internal/sfmt"
 )
 
 // ErrMalformed is returned (wrapped, with the reason) when bytes do not
@@ -60,18 +61,18 @@ func AppendItems(dst [][]byte, b []byte, maxItems int) ([][]byte, error) {
 	dst = slices.Grow(dst, count)
 	for i := range count {
 		if len(rest) < 4 {
-			return dst, fmt.Errorf("%w: item %d: header past end", ErrMalformed, i)
+			return dst, sfmt.Errorf("%w: item %d: header past end", ErrMalformed, i)
 		}
 		n := binary.LittleEndian.Uint32(rest)
 		rest = rest[4:]
 		if uint64(n) > uint64(len(rest)) {
-			return dst, fmt.Errorf("%w: item %d: length %d past end (%d bytes left)", ErrMalformed, i, n, len(rest))
+			return dst, sfmt.Errorf("%w: item %d: length %d past end (%d bytes left)", ErrMalformed, i, n, len(rest))
 		}
 		dst = append(dst, rest[:n:n])
 		rest = rest[n:]
 	}
 	if len(rest) != 0 {
-		return dst, fmt.Errorf("%w: %d bytes after last item", ErrMalformed, len(rest))
+		return dst, sfmt.Errorf("%w: %d bytes after last item", ErrMalformed, len(rest))
 	}
 	return dst, nil
 }
@@ -81,15 +82,15 @@ func AppendItems(dst [][]byte, b []byte, maxItems int) ([][]byte, error) {
 // hostile count cannot make the reader allocate more than the input justifies.
 func readCount(b []byte, maxItems, minItem int) (int, []byte, error) {
 	if len(b) < 4 {
-		return 0, nil, fmt.Errorf("%w: %d bytes, too short for a count", ErrMalformed, len(b))
+		return 0, nil, sfmt.Errorf("%w: %d bytes, too short for a count", ErrMalformed, len(b))
 	}
 	count := uint64(binary.LittleEndian.Uint32(b))
 	rest := b[4:]
 	if maxItems >= 0 && count > uint64(maxItems) {
-		return 0, nil, fmt.Errorf("%w: %d items, limit %d", ErrMalformed, count, maxItems)
+		return 0, nil, sfmt.Errorf("%w: %d items, limit %d", ErrMalformed, count, maxItems)
 	}
 	if count*uint64(minItem) > uint64(len(rest)) {
-		return 0, nil, fmt.Errorf("%w: %d items cannot fit in %d bytes", ErrMalformed, count, len(rest))
+		return 0, nil, sfmt.Errorf("%w: %d items cannot fit in %d bytes", ErrMalformed, count, len(rest))
 	}
 	return int(count), rest, nil
 }
@@ -153,27 +154,27 @@ func ParseResults(b []byte, want int) ([]Result, error) {
 		return nil, err
 	}
 	if count != want {
-		return nil, fmt.Errorf("%w: %d results for %d items", ErrMalformed, count, want)
+		return nil, sfmt.Errorf("%w: %d results for %d items", ErrMalformed, count, want)
 	}
 	out := make([]Result, count)
 	for i := range out {
 		if len(rest) < 5 {
-			return nil, fmt.Errorf("%w: result %d: header past end", ErrMalformed, i)
+			return nil, sfmt.Errorf("%w: result %d: header past end", ErrMalformed, i)
 		}
 		st := Status(rest[0])
 		if st > StatusInvalidInput {
-			return nil, fmt.Errorf("%w: result %d: unknown status %d", ErrMalformed, i, st)
+			return nil, sfmt.Errorf("%w: result %d: unknown status %d", ErrMalformed, i, uint8(st))
 		}
 		n := binary.LittleEndian.Uint32(rest[1:])
 		rest = rest[5:]
 		if uint64(n) > uint64(len(rest)) {
-			return nil, fmt.Errorf("%w: result %d: length %d past end", ErrMalformed, i, n)
+			return nil, sfmt.Errorf("%w: result %d: length %d past end", ErrMalformed, i, n)
 		}
 		out[i] = Result{Status: st, Payload: rest[:n:n]}
 		rest = rest[n:]
 	}
 	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after last result", ErrMalformed, len(rest))
+		return nil, sfmt.Errorf("%w: %d bytes after last result", ErrMalformed, len(rest))
 	}
 	return out, nil
 }
@@ -203,11 +204,11 @@ func ParseFunctions(b []byte) ([]Function, error) {
 	fns := make([]Function, len(items))
 	for i, it := range items {
 		if len(it) < 2 {
-			return nil, fmt.Errorf("%w: function %d: empty entry", ErrMalformed, i)
+			return nil, sfmt.Errorf("%w: function %d: empty entry", ErrMalformed, i)
 		}
 		k := FuncKind(it[0])
 		if !k.IsTask() && k != FuncProcess {
-			return nil, fmt.Errorf("%w: function %d: unknown kind %d", ErrMalformed, i, k)
+			return nil, sfmt.Errorf("%w: function %d: unknown kind %d", ErrMalformed, i, uint8(k))
 		}
 		fns[i] = Function{Name: string(it[1:]), Kind: k}
 	}
@@ -245,7 +246,7 @@ func AppendRef(dst []byte, r Ref) []byte {
 // one encoded Ref.
 func ParseRef(b []byte) (Ref, error) {
 	if len(b) != RefSize || string(b[:4]) != refMagic {
-		return Ref{}, fmt.Errorf("%w: not a %d-byte object reference", ErrMalformed, RefSize)
+		return Ref{}, sfmt.Errorf("%w: not a %d-byte object reference", ErrMalformed, RefSize)
 	}
 	return Ref{
 		Kind:   ObjectKind(binary.LittleEndian.Uint32(b[4:])),

@@ -3,8 +3,10 @@ package abi
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
+	"reflect"
+
+	"github.com/wasmpool/wasmpool/internal/sfmt"
 )
 
 // The ShareableList layout: a fixed-length list of typed items in a
@@ -87,7 +89,7 @@ func listItem(v any) (ListType, []byte, uint64, error) {
 	case []byte:
 		return ListBytes, x, 0, nil
 	}
-	return 0, nil, 0, fmt.Errorf("%w: got %T", ErrListType, v)
+	return 0, nil, 0, sfmt.Errorf("%w: got %s", ErrListType, reflect.TypeOf(v).String())
 }
 
 func itemLen(t ListType, b []byte) int {
@@ -115,7 +117,7 @@ func SharedListSize(items []any) (int, error) {
 		n += slotCapacity(t, b)
 	}
 	if n > math.MaxUint32 {
-		return 0, fmt.Errorf("abi: ShareableList of %d bytes is too large", n)
+		return 0, sfmt.Errorf("abi: ShareableList of %d bytes is too large", n)
 	}
 	return n, nil
 }
@@ -137,7 +139,7 @@ func InitSharedList(b []byte, items []any) (SharedList, error) {
 		return SharedList{}, err
 	}
 	if len(b) < size {
-		return SharedList{}, fmt.Errorf("abi: ShareableList needs %d bytes, has %d", size, len(b))
+		return SharedList{}, sfmt.Errorf("abi: ShareableList needs %d bytes, has %d", size, len(b))
 	}
 	dataStart := sharedListHeader + sharedListSlot*len(items)
 	binary.LittleEndian.PutUint32(b[0:], sharedListMagic)
@@ -183,12 +185,12 @@ func (l SharedList) Len() int { return l.count }
 // slot returns item i's slot and its data area, validated.
 func (l SharedList) slot(i int) ([]byte, []byte, error) {
 	if i < 0 || i >= l.count {
-		return nil, nil, fmt.Errorf("%w: %d of %d", ErrListIndex, i, l.count)
+		return nil, nil, sfmt.Errorf("%w: %d of %d", ErrListIndex, i, l.count)
 	}
 	s := l.b[sharedListHeader+sharedListSlot*i : sharedListHeader+sharedListSlot*(i+1)]
 	off, c := uint64(binary.LittleEndian.Uint32(s[8:])), uint64(binary.LittleEndian.Uint32(s[12:]))
 	if off+c > uint64(len(l.data)) || c < 8 {
-		return nil, nil, fmt.Errorf("%w: slot %d", ErrListCorrupt, i)
+		return nil, nil, sfmt.Errorf("%w: slot %d", ErrListCorrupt, i)
 	}
 	return s, l.data[off : off+c], nil
 }
@@ -202,7 +204,7 @@ func (l SharedList) Get(i int) (any, error) {
 	}
 	t, n := ListType(s[0]), uint64(binary.LittleEndian.Uint32(s[4:]))
 	if n > uint64(len(d)) {
-		return nil, fmt.Errorf("%w: slot %d", ErrListCorrupt, i)
+		return nil, sfmt.Errorf("%w: slot %d", ErrListCorrupt, i)
 	}
 	switch t {
 	case ListNil:
@@ -218,7 +220,7 @@ func (l SharedList) Get(i int) (any, error) {
 	case ListBytes:
 		return append([]byte{}, d[:n]...), nil
 	}
-	return nil, fmt.Errorf("%w: slot %d has type %d", ErrListCorrupt, i, t)
+	return nil, sfmt.Errorf("%w: slot %d has type %d", ErrListCorrupt, i, uint8(t))
 }
 
 // Set stores v as item i. v may be of another type than the item was; a
@@ -234,7 +236,7 @@ func (l SharedList) Set(i int, v any) error {
 	}
 	n := itemLen(t, raw)
 	if n > len(d) {
-		return fmt.Errorf("%w: %d bytes into slot %d of %d", ErrListFull, n, i, len(d))
+		return sfmt.Errorf("%w: %d bytes into slot %d of %d", ErrListFull, n, i, len(d))
 	}
 	switch t {
 	case ListInt, ListFloat:

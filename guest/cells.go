@@ -1,11 +1,11 @@
 package guest
 
 import (
-	"fmt"
 	"math"
 	"unsafe"
 
 	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/sfmt"
 )
 
 // Number is the type of Value and Array cells: Python's 'i', 'I', 'q',
@@ -32,7 +32,7 @@ func OpenArray[T Number](name string) (*Array[T], error) {
 	c, err := abi.OpenCells(b, abi.CellTypeOf[T]())
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("guest: segment %q: %w", name, err)
+		return nil, sfmt.Errorf("guest: segment %q: %w", name, err)
 	}
 	var cells []T
 	if c.Count > 0 {
@@ -118,7 +118,7 @@ func OpenValue[T Number](name string) (*Value[T], error) {
 	}
 	if a.Len() != 1 {
 		a.Close()
-		return nil, fmt.Errorf("guest: %q is an array of %d: %w", name, a.Len(), abi.ErrCellsCorrupt)
+		return nil, sfmt.Errorf("guest: %q is an array of %d: %w", name, a.Len(), abi.ErrCellsCorrupt)
 	}
 	return &Value[T]{a}, nil
 }
@@ -182,7 +182,7 @@ func OpenShareableList(name string) (*ShareableList, error) {
 	l, err := abi.OpenSharedList(b)
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("guest: segment %q: %w", name, err)
+		return nil, sfmt.Errorf("guest: segment %q: %w", name, err)
 	}
 	return &ShareableList{seg: s, list: l}, nil
 }

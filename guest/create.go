@@ -1,9 +1,8 @@
 package guest
 
 import (
-	"fmt"
-
 	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/sfmt"
 )
 
 // Guests create shared objects by asking the parent (object_create), which
@@ -17,7 +16,7 @@ import (
 func create(kind abi.ObjectKind, spec abi.ObjectSpec, name string) (handle, error) {
 	h, e := objectCreate(kind, spec, name)
 	if e != 0 {
-		return 0, fmt.Errorf("guest: creating %s %q: %w", kind, name, errorOf(e))
+		return 0, sfmt.Errorf("guest: creating %s %q: %w", kind, name, errorOf(e))
 	}
 	return h, nil
 }
@@ -35,7 +34,7 @@ type QueueConfig struct {
 // instance can reach an anonymous one).
 func NewQueue(name string, cfg QueueConfig) (*Queue, error) {
 	if cfg.MaxMessages < 0 || cfg.MaxBytes < 0 || cfg.MaxMessageSize < 0 {
-		return nil, fmt.Errorf("guest: negative queue limit: %w", abi.EINVAL)
+		return nil, sfmt.Errorf("guest: negative queue limit: %w", abi.EINVAL)
 	}
 	spec := abi.ObjectSpec{MaxMessages: uint32(cfg.MaxMessages), Ring: uint32(cfg.MaxBytes), MaxMessage: uint32(cfg.MaxMessageSize)}
 	if cfg.Joinable {
@@ -61,7 +60,7 @@ func NewLock(name string, reentrant bool) (*Lock, error) {
 // to be released above value.
 func NewSemaphore(name string, value int, bounded bool) (*Semaphore, error) {
 	if value < 0 || value > 1<<31 {
-		return nil, fmt.Errorf("guest: semaphore value %d: %w", value, abi.EINVAL)
+		return nil, sfmt.Errorf("guest: semaphore value %d: %w", value, abi.EINVAL)
 	}
 	spec := abi.ObjectSpec{Value: uint32(value)}
 	if bounded {
@@ -95,7 +94,7 @@ func NewCondition(name string) (*Condition, error) {
 // NewBarrier creates a barrier for parties (1..64) parties named name.
 func NewBarrier(name string, parties int) (*Barrier, error) {
 	if parties < 1 {
-		return nil, fmt.Errorf("guest: barrier of %d parties: %w", parties, abi.EINVAL)
+		return nil, sfmt.Errorf("guest: barrier of %d parties: %w", parties, abi.EINVAL)
 	}
 	h, err := create(abi.KindBarrier, abi.ObjectSpec{Parties: uint32(parties)}, name)
 	if err != nil {

@@ -15,6 +15,9 @@
 //
 // The SDK provides the exports and imports of the ABI described in package
 // abi; a guest author never writes //go:wasmimport or //go:wasmexport.
+// Package guest/typed adds task functions and queue messages of Go types,
+// encoded as CBOR; a guest that does not import it does not carry the
+// codec.
 //
 // A guest instance runs one call at a time. A blocking host call (and a long
 // computation) blocks every goroutine of the instance; the host runs one
@@ -29,12 +32,13 @@ package guest
 
 import (
 	"encoding/binary"
-	"fmt"
-	"runtime/debug"
+	"reflect"
+	"runtime"
 	"slices"
+	"strconv"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/sfmt"
 )
 
 // TaskFunc is a task function: it maps one input to one output. The input
@@ -54,8 +58,6 @@ type entry struct {
 	kind    abi.FuncKind
 	task    TaskFunc
 	process ProcessFunc
-	// typed reports decode failures of a typed task as invalid input.
-	typed func(in []byte) ([]byte, abi.Status)
 }
 
 // registry is the module's function table. A wasm module is one program with
@@ -82,28 +84,23 @@ func Task(name string, fn TaskFunc) {
 	register(name, &entry{kind: abi.FuncTask, task: fn})
 }
 
-// TypedTask registers fn as the task function name with CBOR-encoded input
-// and output (RFC 8949, as encoded by the pool's typed calls). An input that
-// does not decode into In fails the item with an invalid-input error, which
-// the host reports as such, without calling fn.
-func TypedTask[In, Out any](name string, fn func(In) (Out, error)) {
-	typed := func(in []byte) ([]byte, abi.Status) {
-		var v In
-		if err := cbor.Unmarshal(in, &v); err != nil {
-			return []byte(fmt.Sprintf("decoding %T: %v", v, err)), abi.StatusInvalidInput
-		}
-		out, err := fn(v)
-		if err != nil {
-			return []byte(err.Error()), abi.StatusError
-		}
-		b, err := cbor.Marshal(out)
-		if err != nil {
-			return []byte(fmt.Sprintf("encoding %T: %v", out, err)), abi.StatusError
-		}
-		return b, abi.StatusOK
-	}
-	register(name, &entry{kind: abi.FuncTypedTask, typed: typed})
+// CBORTask registers fn as the task function name whose input and output
+// are CBOR (RFC 8949), as the pool's typed calls and the wasmpool
+// command's JSON lines encode them; fn gets and returns the encoded
+// bytes. Package guest/typed builds typed tasks on it; a guest with a CBOR
+// codec of its own can use it directly.
+func CBORTask(name string, fn TaskFunc) {
+	register(name, &entry{kind: abi.FuncTypedTask, task: fn})
 }
+
+// InvalidInputError reports an input a task function cannot use. Returned
+// by the function, wrapped or not, it fails the item with an invalid-input
+// error (pool.InvalidInputError) carrying Reason, rather than a task error.
+type InvalidInputError struct {
+	Reason string
+}
+
+func (e *InvalidInputError) Error() string { return "invalid input: " + e.Reason }
 
 // Process registers fn as the process entry name.
 func Process(name string, fn ProcessFunc) {
@@ -187,14 +184,35 @@ func runTask(e *entry, in []byte) (out []byte, st abi.Status) {
 			out, st = panicMessage(r), abi.StatusError
 		}
 	}()
-	if e.typed != nil {
-		return e.typed(in)
-	}
 	out, err := e.task(in)
+	if invalid := invalidInput(err); invalid != nil {
+		return []byte(invalid.Reason), abi.StatusInvalidInput
+	}
 	if err != nil {
 		return []byte(err.Error()), abi.StatusError
 	}
 	return out, abi.StatusOK
+}
+
+// invalidInput finds an *InvalidInputError in err's tree, as errors.As
+// would; errors.As, built on reflection, would add about 50 KB of wasm to
+// every guest (internal/sfmt).
+func invalidInput(err error) *InvalidInputError {
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case *InvalidInputError:
+		return e
+	case interface{ Unwrap() error }:
+		return invalidInput(e.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, err := range e.Unwrap() {
+			if found := invalidInput(err); found != nil {
+				return found
+			}
+		}
+	}
+	return nil
 }
 
 func runProcess(fn ProcessFunc, args [][]byte) (st abi.Status, msg []byte) {
@@ -209,17 +227,46 @@ func runProcess(fn ProcessFunc, args [][]byte) (st abi.Status, msg []byte) {
 	return abi.StatusOK, nil
 }
 
+// panicMessage reports a recovered panic as the runtime would print it,
+// with the stack. Values other than errors, Stringers, strings, booleans
+// and numbers show as their type in parentheses (the runtime adds their
+// address); fmt's %v, which shows their fields, is left out of the SDK
+// (internal/sfmt).
 func panicMessage(r any) []byte {
-	return fmt.Appendf(nil, "panic: %v\n\n%s", r, debug.Stack())
+	b := []byte("panic: ")
+	switch x := r.(type) {
+	case error:
+		b = append(b, x.Error()...)
+	case interface{ String() string }:
+		b = append(b, x.String()...)
+	case string:
+		b = append(b, x...)
+	case float32:
+		b = strconv.AppendFloat(b, float64(x), 'g', -1, 32)
+	case bool, float64, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, uintptr:
+		b = sfmt.Appendf(b, "%v", x)
+	default:
+		b = append(b, "("+reflect.TypeOf(r).String()+")"...)
+	}
+	b = append(b, "\n\n"...)
+	return append(b, stack()...)
+}
+
+// stack returns the calling goroutine's stack trace (runtime/debug.Stack,
+// which would link fmt).
+func stack() []byte {
+	buf := make([]byte, 4096)
+	for {
+		n := runtime.Stack(buf, false)
+		if n < len(buf) {
+			return buf[:n]
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // Log sends one log record at level to the host, which delivers it to the
 // pool's log writer with the task or process it came from.
 func Log(level abi.LogLevel, msg string) {
 	logMessage(level, msg)
-}
-
-// Logf formats a message and logs it at [abi.LogInfo].
-func Logf(format string, args ...any) {
-	logMessage(abi.LogInfo, fmt.Sprintf(format, args...))
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/wasmpool/wasmpool/abi"
 )
 
@@ -57,7 +56,7 @@ func openRef(kind abi.ObjectKind, ref []byte) (handle, error) {
 
 // Queue is a handle to a pool queue: bounded, many producers and many
 // consumers across worker processes and the parent. Messages are bytes;
-// PutValue and GetValue add CBOR. A Queue is used by one goroutine at a
+// package guest/typed adds CBOR. A Queue is used by one goroutine at a
 // time (an instance runs one call at a time); a blocked call blocks the
 // whole instance.
 type Queue struct {
@@ -204,25 +203,6 @@ func (q *Queue) Join(timeout time.Duration) error { return errorOf(queueJoin(q.h
 
 // Release closes this handle (not the queue).
 func (q *Queue) Release() error { return errorOf(objectClose(q.h)) }
-
-// PutValue puts v encoded as CBOR.
-func PutValue[T any](q *Queue, v T, timeout time.Duration) error {
-	b, err := cbor.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return q.Put(b, timeout)
-}
-
-// GetValue gets a message and decodes it from CBOR into a T.
-func GetValue[T any](q *Queue, timeout time.Duration) (T, error) {
-	var v T
-	b, err := q.Get(timeout)
-	if err != nil {
-		return v, err
-	}
-	return v, cbor.Unmarshal(b, &v)
-}
 
 // Conn is one end of a pool pipe, like Python's Connection. Closing it
 // — or the end of the instance that opened it — gives the other end EOF

@@ -1,11 +1,11 @@
 package guest
 
 import (
-	"fmt"
 	"time"
 	"unsafe"
 
 	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/sfmt"
 )
 
 // Errors of segment calls, besides ErrNotFound and ErrBadHandle.
@@ -41,11 +41,11 @@ type SharedMemory struct {
 // an error wrapping abi.EINVAL for size <= 0 or a name over 255 bytes.
 func CreateSharedMemory(name string, size int) (*SharedMemory, error) {
 	if size <= 0 || len(name) > abi.MaxSegmentName {
-		return nil, fmt.Errorf("guest: segment %q of %d bytes: %w", name, size, abi.EINVAL)
+		return nil, sfmt.Errorf("guest: segment %q of %d bytes: %w", name, size, abi.EINVAL)
 	}
 	h, e := segmentCreate(name, int64(size))
 	if e != 0 {
-		return nil, fmt.Errorf("guest: creating segment %q: %w", name, errorOf(e))
+		return nil, sfmt.Errorf("guest: creating segment %q: %w", name, errorOf(e))
 	}
 	return describe(h)
 }
@@ -55,7 +55,7 @@ func CreateSharedMemory(name string, size int) (*SharedMemory, error) {
 func OpenSharedMemory(name string) (*SharedMemory, error) {
 	h, e := segmentOpen(name)
 	if e != 0 {
-		return nil, fmt.Errorf("guest: opening segment %q: %w", name, errorOf(e))
+		return nil, sfmt.Errorf("guest: opening segment %q: %w", name, errorOf(e))
 	}
 	return describe(h)
 }
@@ -101,7 +101,7 @@ func (s *SharedMemory) Map() ([]byte, error) {
 	w := takeWindow(s.size)
 	if e := segmentMap(s.h, w); e != 0 {
 		giveWindow(w)
-		return nil, fmt.Errorf("guest: mapping segment %q: %w", s.name, errorOf(e))
+		return nil, sfmt.Errorf("guest: mapping segment %q: %w", s.name, errorOf(e))
 	}
 	s.window = w
 	return w, nil
@@ -114,7 +114,7 @@ func (s *SharedMemory) Unmap() error {
 		return nil
 	}
 	if e := segmentUnmap(s.h); e != 0 {
-		return fmt.Errorf("guest: unmapping segment %q: %w", s.name, errorOf(e))
+		return sfmt.Errorf("guest: unmapping segment %q: %w", s.name, errorOf(e))
 	}
 	giveWindow(s.window)
 	s.window = nil
@@ -125,7 +125,7 @@ func (s *SharedMemory) Unmap() error {
 // whole of p or fails (an error wrapping abi.EINVAL past the end).
 func (s *SharedMemory) ReadAt(p []byte, off int64) (int, error) {
 	if e := segmentRead(s.h, off, p); e != 0 {
-		return 0, fmt.Errorf("guest: reading segment %q: %w", s.name, errorOf(e))
+		return 0, sfmt.Errorf("guest: reading segment %q: %w", s.name, errorOf(e))
 	}
 	return len(p), nil
 }
@@ -133,7 +133,7 @@ func (s *SharedMemory) ReadAt(p []byte, off int64) (int, error) {
 // WriteAt copies p into the segment at off, all of it or nothing.
 func (s *SharedMemory) WriteAt(p []byte, off int64) (int, error) {
 	if e := segmentWrite(s.h, off, p); e != 0 {
-		return 0, fmt.Errorf("guest: writing segment %q: %w", s.name, errorOf(e))
+		return 0, sfmt.Errorf("guest: writing segment %q: %w", s.name, errorOf(e))
 	}
 	return len(p), nil
 }
@@ -143,7 +143,7 @@ func (s *SharedMemory) WriteAt(p []byte, off int64) (int, error) {
 // By convention the creator unlinks; any holder may.
 func (s *SharedMemory) Unlink() error {
 	if e := segmentUnlink(s.h); e != 0 {
-		return fmt.Errorf("guest: unlinking segment %q: %w", s.name, errorOf(e))
+		return sfmt.Errorf("guest: unlinking segment %q: %w", s.name, errorOf(e))
 	}
 	return nil
 }
@@ -156,7 +156,7 @@ func (s *SharedMemory) Close() error {
 	}
 	if e := segmentClose(s.h); e != 0 {
 		// The window may still be mapped: keep it, and the handle.
-		return fmt.Errorf("guest: closing segment %q: %w", s.name, errorOf(e))
+		return sfmt.Errorf("guest: closing segment %q: %w", s.name, errorOf(e))
 	}
 	if s.window != nil {
 		giveWindow(s.window) // segment_close detached it
@@ -196,7 +196,7 @@ func giveWindow(w []byte) { windows[len(w)] = append(windows[len(w)], w) }
 // of range.
 func Word64(b []byte, off int) *uint64 {
 	if off%8 != 0 || off < 0 || off+8 > len(b) {
-		panic(fmt.Sprintf("guest: Word64 at %d of %d bytes", off, len(b)))
+		panic(sfmt.Sprintf("guest: Word64 at %d of %d bytes", off, len(b)))
 	}
 	return (*uint64)(unsafe.Pointer(&b[off]))
 }
@@ -204,7 +204,7 @@ func Word64(b []byte, off int) *uint64 {
 // Word32 is Word64 for a 32-bit word.
 func Word32(b []byte, off int) *uint32 {
 	if off%4 != 0 || off < 0 || off+4 > len(b) {
-		panic(fmt.Sprintf("guest: Word32 at %d of %d bytes", off, len(b)))
+		panic(sfmt.Sprintf("guest: Word32 at %d of %d bytes", off, len(b)))
 	}
 	return (*uint32)(unsafe.Pointer(&b[off]))
 }

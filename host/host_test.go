@@ -153,10 +153,25 @@ func TestInstance_calls(t *testing.T) {
 	require.Equal(t, abi.StatusError, res[0].Status)
 	require.True(t, strings.HasPrefix(string(res[0].Payload), "panic: panicked on purpose"))
 
+	// Panic values print as the runtime prints them, fmt aside.
+	res, err = call(t, in, "panicvalue", []byte("error"), []byte("int"), []byte("struct"))
+	require.NoError(t, err)
+	for i, want := range []string{"panic: an error value\n\n", "panic: 42\n\n", "panic: (struct { A int })\n\n"} {
+		require.Equal(t, abi.StatusError, res[i].Status)
+		require.True(t, strings.HasPrefix(string(res[i].Payload), want), "%q", res[i].Payload)
+		require.Contains(t, string(res[i].Payload), "goroutine", "with the stack")
+	}
+
 	res, err = call(t, in, "add", []byte{0x83, 1, 2, 3}, []byte("not cbor"))
 	require.NoError(t, err)
 	require.Equal(t, abi.Result{Status: abi.StatusOK, Payload: []byte{6}}, res[0])
 	require.Equal(t, abi.StatusInvalidInput, res[1].Status)
+	require.True(t, strings.HasPrefix(string(res[1].Payload), "decoding []int: "), "%q", res[1].Payload)
+
+	// A bytes task reports invalid input with guest.InvalidInputError.
+	res, err = call(t, in, "even", []byte("ab"), []byte("abc"))
+	require.NoError(t, err)
+	require.Equal(t, []abi.Result{{Status: abi.StatusOK, Payload: []byte("ab")}, {Status: abi.StatusInvalidInput, Payload: []byte("odd length 3")}}, res)
 
 	_, err = call(t, in, "nope", nil)
 	require.ErrorIs(t, err, ErrUnknownFunction)

@@ -68,7 +68,8 @@ type TaskError struct {
 
 func (e *TaskError) Error() string { return fmt.Sprintf("%s: %s", e.Function, e.Message) }
 
-// InvalidInputError reports an input a typed task could not decode.
+// InvalidInputError reports an input a typed task could not decode, or
+// one a task function refused as invalid (guest.InvalidInputError).
 type InvalidInputError struct {
 	Function string
 	Reason   string

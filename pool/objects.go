@@ -429,7 +429,7 @@ func (q *Queue) Join(ctx context.Context) error {
 	return objErr(ctx, q.view().Join(q.waitFor(ctx)), ErrQueueClosed)
 }
 
-// PutValue puts v encoded as CBOR; guests read it with the SDK's GetValue.
+// PutValue puts v encoded as CBOR; guests read it with typed.Get (package guest/typed).
 func PutValue[T any](ctx context.Context, q *Queue, v T) error {
 	b, err := cbor.Marshal(v)
 	if err != nil {

@@ -173,6 +173,9 @@ func TestCall(t *testing.T) {
 	require.ErrorAs(t, err, &ie)
 	_, err = CallTyped[int](ctx, p, "add", "a string, not a list")
 	require.ErrorAs(t, err, &ie)
+	_, err = p.Call(ctx, "even", []byte("abc"))
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, InvalidInputError{Function: "even", Reason: "odd length 3"}, *ie)
 
 	var fe *FunctionError
 	_, err = p.Call(ctx, "no_such_function", nil)

@@ -7,7 +7,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// CallTyped runs a typed task function (guest.TypedTask) on in, CBOR-
+// CallTyped runs a typed task function (typed.Task in package guest/typed) on in, CBOR-
 // encoded, and decodes its output into Out. Errors are Call's, or an
 // encoding or decoding error.
 func CallTyped[Out, In any](ctx context.Context, p *Pool, fn string, in In) (Out, error) {

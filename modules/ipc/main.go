@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/wasmpool/wasmpool/guest"
+	"github.com/wasmpool/wasmpool/guest/typed"
 )
 
 const forever = guest.Forever
@@ -83,11 +84,11 @@ func putNumbers(q *guest.Queue, count []byte) error {
 		return err
 	}
 	for i := range n {
-		if err := guest.PutValue(q, &i, forever); err != nil {
+		if err := typed.Put(q, &i, forever); err != nil {
 			return err
 		}
 	}
-	return guest.PutValue[*int](q, nil, forever)
+	return typed.Put[*int](q, nil, forever)
 }
 
 func printRaw(args [][]byte) error {
@@ -132,7 +133,7 @@ func consumer(args [][]byte) error {
 		return err
 	}
 	for {
-		item, err := guest.GetValue[*int](q, forever)
+		item, err := typed.Get[*int](q, forever)
 		if err != nil {
 			return err
 		}
@@ -190,11 +191,11 @@ func counter(args [][]byte) error {
 		if err := lock.Acquire(forever); err != nil && !errors.Is(err, guest.ErrOwnerDied) {
 			return err
 		}
-		count, err := guest.GetValue[int](q, forever)
+		count, err := typed.Get[int](q, forever)
 		if err != nil {
 			return err
 		}
-		if err := guest.PutValue(q, count+1, forever); err != nil {
+		if err := typed.Put(q, count+1, forever); err != nil {
 			return err
 		}
 		if err := lock.Release(); err != nil {

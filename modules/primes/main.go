@@ -10,12 +10,12 @@ package main
 import (
 	"fmt"
 
-	"github.com/wasmpool/wasmpool/guest"
+	"github.com/wasmpool/wasmpool/guest/typed"
 	"github.com/wasmpool/wasmpool/modules/primes/trial"
 )
 
 func init() {
-	guest.TypedTask("count_primes", func(r [2]uint64) (uint64, error) {
+	typed.Task("count_primes", func(r [2]uint64) (uint64, error) {
 		lo, hi := r[0], r[1]
 		if lo > hi {
 			return 0, fmt.Errorf("count_primes: lo %d > hi %d", lo, hi)

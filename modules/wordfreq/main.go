@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"github.com/wasmpool/wasmpool/guest"
+	"github.com/wasmpool/wasmpool/guest/typed"
 )
 
 func count(text string) map[string]int {
@@ -30,7 +31,7 @@ func count(text string) map[string]int {
 }
 
 func init() {
-	guest.TypedTask("count_words", func(text string) (map[string]int, error) {
+	typed.Task("count_words", func(text string) (map[string]int, error) {
 		return count(text), nil
 	})
 	guest.Task("top_words", func(in []byte) ([]byte, error) {

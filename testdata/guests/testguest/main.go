@@ -19,6 +19,7 @@ import (
 
 	"github.com/wasmpool/wasmpool/abi"
 	"github.com/wasmpool/wasmpool/guest"
+	"github.com/wasmpool/wasmpool/guest/typed"
 )
 
 //go:wasmimport wasmpool log
@@ -69,7 +70,7 @@ func init() {
 		return binary.LittleEndian.AppendUint64(nil, 2*binary.LittleEndian.Uint64(in)), nil
 	})
 	guest.Task("upper", func(in []byte) ([]byte, error) { return []byte(strings.ToUpper(string(in))), nil })
-	guest.TypedTask("add", func(xs []int) (int, error) {
+	typed.Task("add", func(xs []int) (int, error) {
 		sum := 0
 		for _, x := range xs {
 			sum += x
@@ -78,6 +79,24 @@ func init() {
 	})
 	guest.Task("fail", func(in []byte) ([]byte, error) { return nil, errors.New("failed on purpose: " + string(in)) })
 	guest.Task("panic", func(in []byte) ([]byte, error) { panic("panicked on purpose") })
+	// panicvalue panics with a value of the kind its input names.
+	guest.Task("panicvalue", func(in []byte) ([]byte, error) {
+		switch string(in) {
+		case "error":
+			panic(errors.New("an error value"))
+		case "int":
+			panic(42)
+		default:
+			panic(struct{ A int }{1})
+		}
+	})
+	// even takes inputs of even length; an odd one is invalid input.
+	guest.Task("even", func(in []byte) ([]byte, error) {
+		if len(in)%2 != 0 {
+			return nil, fmt.Errorf("even: %w", &guest.InvalidInputError{Reason: "odd length " + strconv.Itoa(len(in))})
+		}
+		return in, nil
+	})
 	guest.Task("exit", func(in []byte) ([]byte, error) { os.Exit(3); return nil, nil })
 	guest.Task("trap", func(in []byte) ([]byte, error) {
 		// A store far past the end of linear memory: a wasm trap.
@@ -202,7 +221,7 @@ func init() {
 	guest.Task("print", func(in []byte) ([]byte, error) {
 		fmt.Printf("out: %s\n", in)
 		fmt.Fprintf(os.Stderr, "err: %s\n", in)
-		guest.Logf("log: %s", in)
+		guest.Log(abi.LogInfo, "log: "+string(in))
 		return in, nil
 	})
 	// badptr calls each host function with pointers outside memory and

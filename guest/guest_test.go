@@ -1,0 +1,73 @@
+package guest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wasmpool/wasmpool/abi"
+)
+
+func init() {
+	Task("test-even", func(in []byte) ([]byte, error) {
+		switch {
+		case len(in) == 1:
+			return nil, errors.Join(errors.New("other"), &InvalidInputError{Reason: "one byte"})
+		case len(in)%2 != 0:
+			return nil, fmt.Errorf("test-even: %w", &InvalidInputError{Reason: "odd"})
+		case string(in) == "fail":
+			return nil, errors.New("failed")
+		}
+		return in, nil
+	})
+}
+
+// An InvalidInputError anywhere in a task's error fails the item as
+// invalid input, with its reason; any other error is a task error.
+func TestDispatch_invalidInput(t *testing.T) {
+	out, e := dispatch(abi.CallBatch, []byte("test-even"), abi.AppendList(nil, [][]byte{
+		[]byte("ab"), []byte("abc"), []byte("a"), []byte("fail"),
+	}))
+	require.Equal(t, abi.OK, e)
+	res, err := abi.ParseResults(out, 4)
+	require.NoError(t, err)
+	assert.Equal(t, []abi.Result{
+		{Status: abi.StatusOK, Payload: []byte("ab")},
+		{Status: abi.StatusInvalidInput, Payload: []byte("odd")},
+		{Status: abi.StatusInvalidInput, Payload: []byte("one byte")},
+		{Status: abi.StatusError, Payload: []byte("failed")},
+	}, res)
+}
+
+type stringer struct{}
+
+func (stringer) String() string { return "a stringer" }
+
+// A recovered panic reads as the runtime would print it, with the stack.
+func TestPanicMessage(t *testing.T) {
+	for _, c := range []struct {
+		value any
+		want  string
+	}{
+		{errors.New("an error"), "panic: an error"},
+		{stringer{}, "panic: a stringer"},
+		{"text", "panic: text"},
+		{42, "panic: 42"},
+		{uint8(7), "panic: 7"},
+		{true, "panic: true"},
+		{float32(1.5), "panic: 1.5"},
+		{2.5, "panic: 2.5"},
+		{struct{ A int }{1}, "panic: (struct { A int })"},
+		{[]int{1}, "panic: ([]int)"},
+	} {
+		msg := string(panicMessage(c.value))
+		head, stack, ok := strings.Cut(msg, "\n\n")
+		require.True(t, ok, msg)
+		assert.Equal(t, c.want, head)
+		assert.Contains(t, stack, "goroutine ")
+		assert.Contains(t, stack, "panicMessage")
+	}
+}
