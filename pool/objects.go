@@ -267,7 +267,10 @@ type QueueConfig struct {
 // guest of the pool, across worker processes: many producers, many
 // consumers, FIFO. Its methods are safe for concurrent use. A message is
 // wholly in the queue or not, whoever dies when.
-type Queue struct{ object }
+type Queue struct {
+	object
+	q shm.Queue // the view of the queue in the arena
+}
 
 // NewQueue creates a queue; name may be "" for an anonymous queue, which
 // guests reach through Ref. The queue lives as long as the pool.
@@ -284,7 +287,7 @@ func (p *Pool) NewQueue(name string, cfg QueueConfig) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Queue{o}, nil
+	return queueOf(o)
 }
 
 // NewSimpleQueue creates an anonymous queue with the default
@@ -297,13 +300,19 @@ func (p *Pool) OpenQueue(name string) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Queue{o}, nil
+	return queueOf(o)
 }
 
-func (q *Queue) view() shm.Queue {
-	v, _ := q.obj.Queue() // validated when created or opened
-	return v
+func queueOf(o object) (*Queue, error) {
+	v, err := o.obj.Queue() // validated when created or opened: never fails
+	if err != nil {
+		return nil, err
+	}
+	return &Queue{o, v}, nil
 }
+
+// view returns the queue in the arena; the caller is inside the gate.
+func (q *Queue) view() *shm.Queue { return &q.q }
 
 // Put appends msg (copied), waiting while the queue is full.
 func (q *Queue) Put(ctx context.Context, msg []byte) error {

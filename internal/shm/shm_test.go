@@ -410,6 +410,34 @@ func TestQueue_blocking(t *testing.T) {
 	require.ErrorIs(t, <-done, ErrClosed)
 }
 
+// Sides that never spin sleep on every wait, so each put or get must
+// wake the peer asleep on the other side (waitSeq and wakeSleepers); a
+// lost wake-up leaves the peer to sleep out its timeout, and the test
+// fails.
+func TestQueue_sleepersWake(t *testing.T) {
+	d := newDir(t)
+	q := queue(t, d, Spec{Ring: 64, MaxMessages: 1})
+	wait := Wait{Timeout: 5 * time.Second, SpinWhile: func() bool { return false }}
+	const n = 20000
+	done := make(chan error, 1)
+	go func() {
+		for i := range n {
+			if _, err := q.Put(tokA, wait, []byte{byte(i)}); err != nil {
+				done <- fmt.Errorf("put %d: %w", i, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	buf := make([]byte, 1)
+	for i := range n {
+		_, err := q.Get(tokB, wait, 1, func(int) []byte { return buf })
+		require.NoError(t, err, "get %d", i)
+		require.Equal(t, byte(i), buf[0])
+	}
+	require.NoError(t, <-done)
+}
+
 // A queue whose lock a broken process holds forever (its token written
 // into the lock word, never released) blocks that side only until the
 // queue is closed and lockGiveUp has passed: Close is how the parent
