@@ -275,7 +275,8 @@ const (
 	// error message.
 	StatusError Status = 1
 	// StatusInvalidInput means the guest could not decode the item for a
-	// typed function; the payload is the UTF-8 reason.
+	// typed function, or the function refused it as invalid; the payload
+	// is the UTF-8 reason.
 	StatusInvalidInput Status = 2
 )
 

@@ -38,7 +38,6 @@ import (
 	"strconv"
 
 	"github.com/wasmpool/wasmpool/abi"
-	"github.com/wasmpool/wasmpool/internal/sfmt"
 )
 
 // TaskFunc is a task function: it maps one input to one output. The input
@@ -196,7 +195,8 @@ func runTask(e *entry, in []byte) (out []byte, st abi.Status) {
 
 // invalidInput finds an *InvalidInputError in err's tree, as errors.As
 // would; errors.As, built on reflection, would add about 50 KB of wasm to
-// every guest (internal/sfmt).
+// every guest (RATIONALE.md, "Why does the guest SDK not use fmt?").
+// Unlike errors.As it ignores As methods and a nil *InvalidInputError.
 func invalidInput(err error) *InvalidInputError {
 	switch e := err.(type) {
 	case nil:
@@ -227,29 +227,68 @@ func runProcess(fn ProcessFunc, args [][]byte) (st abi.Status, msg []byte) {
 	return abi.StatusOK, nil
 }
 
-// panicMessage reports a recovered panic as the runtime would print it,
-// with the stack. Values other than errors, Stringers, strings, booleans
-// and numbers show as their type in parentheses (the runtime adds their
-// address); fmt's %v, which shows their fields, is left out of the SDK
-// (internal/sfmt).
+// panicMessage reports a recovered panic with the stack, its value shown
+// as the runtime shows one: an error's Error, a Stringer's String, a
+// string, boolean or number as itself (with its type's name if it has
+// one: main.Code(3)), anything else as its type in parentheses, where
+// the runtime adds an address. fmt, which would show a struct's fields,
+// is left out of the SDK (RATIONALE.md, "Why does the guest SDK not use
+// fmt?").
 func panicMessage(r any) []byte {
-	b := []byte("panic: ")
-	switch x := r.(type) {
-	case error:
-		b = append(b, x.Error()...)
-	case interface{ String() string }:
-		b = append(b, x.String()...)
-	case string:
-		b = append(b, x...)
-	case float32:
-		b = strconv.AppendFloat(b, float64(x), 'g', -1, 32)
-	case bool, float64, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, uintptr:
-		b = sfmt.Appendf(b, "%v", x)
-	default:
-		b = append(b, "("+reflect.TypeOf(r).String()+")"...)
-	}
+	b := append([]byte("panic: "), panicValue(r)...)
 	b = append(b, "\n\n"...)
 	return append(b, stack()...)
+}
+
+func panicValue(r any) (s string) {
+	switch x := r.(type) {
+	case nil:
+		return "nil"
+	case error, interface{ String() string }:
+		// The method may panic too (a nil pointer's, say): that must
+		// not escape the recovery it runs in.
+		defer func() {
+			if recover() != nil {
+				s = "(" + reflect.TypeOf(r).String() + ") whose " + method(r) + " method panicked"
+			}
+		}()
+		if err, ok := x.(error); ok {
+			return err.Error()
+		}
+		return x.(interface{ String() string }).String()
+	}
+	v := reflect.ValueOf(r)
+	var text string
+	switch v.Kind() {
+	case reflect.String:
+		text = v.String()
+	case reflect.Bool:
+		text = strconv.FormatBool(v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		text = strconv.FormatInt(v.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		text = strconv.FormatUint(v.Uint(), 10)
+	case reflect.Float32:
+		text = strconv.FormatFloat(v.Float(), 'g', -1, 32)
+	case reflect.Float64:
+		text = strconv.FormatFloat(v.Float(), 'g', -1, 64)
+	default:
+		return "(" + v.Type().String() + ")"
+	}
+	if t := v.Type(); t.PkgPath() != "" {
+		if t.Kind() == reflect.String {
+			text = strconv.Quote(text)
+		}
+		return t.String() + "(" + text + ")"
+	}
+	return text
+}
+
+func method(r any) string {
+	if _, ok := r.(error); ok {
+		return "Error"
+	}
+	return "String"
 }
 
 // stack returns the calling goroutine's stack trace (runtime/debug.Stack,

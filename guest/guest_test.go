@@ -42,11 +42,18 @@ func TestDispatch_invalidInput(t *testing.T) {
 	}, res)
 }
 
-type stringer struct{}
+type (
+	stringer struct{}
+	code     int
+	label    string
+	ptrErr   struct{ msg string }
+)
 
 func (stringer) String() string { return "a stringer" }
+func (e *ptrErr) Error() string { return e.msg }
 
-// A recovered panic reads as the runtime would print it, with the stack.
+// A recovered panic reads as the runtime would print it, with the stack;
+// a value whose Error method panics too is reported, not let out.
 func TestPanicMessage(t *testing.T) {
 	for _, c := range []struct {
 		value any
@@ -62,6 +69,10 @@ func TestPanicMessage(t *testing.T) {
 		{2.5, "panic: 2.5"},
 		{struct{ A int }{1}, "panic: (struct { A int })"},
 		{[]int{1}, "panic: ([]int)"},
+		{code(3), "panic: guest.code(3)"},
+		{label("x"), `panic: guest.label("x")`},
+		{(*ptrErr)(nil), "panic: (*guest.ptrErr) whose Error method panicked"},
+		{nil, "panic: nil"},
 	} {
 		msg := string(panicMessage(c.value))
 		head, stack, ok := strings.Cut(msg, "\n\n")

@@ -461,7 +461,8 @@ func GetValue[T any](ctx context.Context, q *Queue) (T, error) {
 // safe for concurrent use.
 type Conn struct {
 	object
-	end int
+	end  int
+	pipe shm.Pipe // the view of the pipe in the arena
 }
 
 // NewPipe returns the two ends of a new pipe whose directions each hold
@@ -484,18 +485,19 @@ func (p *Pool) NewPipe(duplex bool, maxBytes int) (*Conn, *Conn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pv, _ := o.obj.Pipe()
+	pv, err := o.obj.Pipe() // just created: never fails
+	if err != nil {
+		return nil, nil, err
+	}
 	pv.Own(0, o.tok)
 	o1 := o
 	o1.tok = p.newLocal()
 	pv.Own(1, o1.tok)
-	return &Conn{o, 0}, &Conn{o1, 1}, nil
+	return &Conn{o, 0, pv}, &Conn{o1, 1, pv}, nil
 }
 
-func (c *Conn) view() shm.Pipe {
-	v, _ := c.obj.Pipe()
-	return v
-}
+// view returns the pipe in the arena; the caller is inside the gate.
+func (c *Conn) view() *shm.Pipe { return &c.pipe }
 
 // Ref returns a reference to this end, for a guest's ConnArg. The guest
 // that opens it owns the end from then on.

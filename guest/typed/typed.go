@@ -48,7 +48,8 @@ func Put[T any](q *guest.Queue, v T, timeout time.Duration) error {
 }
 
 // Get gets a message from q, as q.Get does, and decodes it from CBOR into
-// a T.
+// a T. A message that does not decode is taken from the queue all the
+// same, and lost: the error says why.
 func Get[T any](q *guest.Queue, timeout time.Duration) (T, error) {
 	var v T
 	b, err := q.Get(timeout)

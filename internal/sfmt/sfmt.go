@@ -9,11 +9,13 @@
 //	%d  any integer type without a name of its own (int, uint32, ...)
 //	%s  string, []byte, error, or a value with a String method
 //	%q  the same, quoted as by strconv.Quote
-//	%v  any of the above; also bool, float64 and nil
+//	%v  any of the above, but []byte as fmt shows it ([104 105]); also
+//	    bool, float32, float64 and nil
 //	%w  an error, wrapped: errors.Is and errors.As see it
 //	%%  a percent sign
 //
-// Anything else formats as "%!" followed by the verb, as fmt marks a
+// There are no flags or widths. Anything else formats as "%!" followed by
+// the verb, and arguments left over as "%!(EXTRA ...)", as fmt marks a
 // mistake. Named integer types (abi.Status, say) must be converted: only
 // reflection could see through the name.
 package sfmt
@@ -25,9 +27,15 @@ import (
 // Errorf formats like fmt.Errorf: the error's message is the formatted
 // string, and it wraps the operands of %w.
 func Errorf(format string, args ...any) error {
-	e := &wrapError{}
-	e.msg = string(appendf(nil, format, args, &e.wrapped))
-	return e
+	var wrapped []error
+	msg := string(appendf(nil, format, args, &wrapped))
+	switch len(wrapped) {
+	case 0:
+		return &wrapError{msg: msg}
+	case 1:
+		return &wrapOne{msg, wrapped[0]} // errors.Unwrap sees it, as with fmt
+	}
+	return &wrapError{msg, wrapped}
 }
 
 // Sprintf formats like fmt.Sprintf.
@@ -47,6 +55,14 @@ type wrapError struct {
 
 func (e *wrapError) Error() string   { return e.msg }
 func (e *wrapError) Unwrap() []error { return e.wrapped }
+
+type wrapOne struct {
+	msg     string
+	wrapped error
+}
+
+func (e *wrapOne) Error() string { return e.msg }
+func (e *wrapOne) Unwrap() error { return e.wrapped }
 
 func appendf(b []byte, format string, args []any, wrapped *[]error) []byte {
 	next := 0
@@ -82,6 +98,16 @@ func appendf(b []byte, format string, args []any, wrapped *[]error) []byte {
 		}
 		b = appendValue(b, verb, arg)
 	}
+	if next < len(args) {
+		b = append(b, "%!(EXTRA "...)
+		for i, arg := range args[next:] {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendValue(b, 'v', arg)
+		}
+		b = append(b, ')')
+	}
 	return b
 }
 
@@ -97,6 +123,17 @@ func appendValue(b []byte, verb byte, arg any) []byte {
 			return append(b, "<nil>"...)
 		case bool:
 			return strconv.AppendBool(b, x)
+		case []byte:
+			b = append(b, '[')
+			for i, c := range x {
+				if i > 0 {
+					b = append(b, ' ')
+				}
+				b = strconv.AppendUint(b, uint64(c), 10)
+			}
+			return append(b, ']')
+		case float32:
+			return strconv.AppendFloat(b, float64(x), 'g', -1, 32)
 		case float64:
 			return strconv.AppendFloat(b, x, 'g', -1, 64)
 		}

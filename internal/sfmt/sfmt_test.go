@@ -25,6 +25,7 @@ func TestSprintf_likeFmt(t *testing.T) {
 		{"%q %q %q", []any{"a \"quoted\"\n", []byte("b\x00"), time.Millisecond}},
 		{"%v %v %v %v %v %v", []any{42, "s", true, 2.5, io.ErrUnexpectedEOF, nil}},
 		{"%v", []any{1e21}},
+		{"%v %v %s", []any{[]byte("hi"), float32(0.1), []byte("hi")}},
 		{"trailing %", nil},
 	} {
 		assert.Equal(t, fmt.Sprintf(c.format, c.args...), Sprintf(c.format, c.args...), c.format)
@@ -38,6 +39,8 @@ func TestSprintf_unsupported(t *testing.T) {
 	assert.Equal(t, "a %!d b", Sprintf("a %d b", named(3)))
 	assert.Equal(t, "%!x", Sprintf("%x", 3))
 	assert.Equal(t, "%!d(MISSING)", Sprintf("%d"))
+	assert.Equal(t, "a%!(EXTRA 1, x)", Sprintf("a", 1, "x"))
+	assert.Equal(t, "%!5d", Sprintf("%5d", 3), "no widths")
 }
 
 // Errorf wraps its %w operands, every one of them.
@@ -49,4 +52,5 @@ func TestErrorf_wraps(t *testing.T) {
 	assert.ErrorIs(t, err, errB)
 	assert.NotErrorIs(t, Errorf("%v", errA), errA, "only %w wraps")
 	assert.Equal(t, fmt.Errorf("x %w", errA).Error(), Errorf("x %w", errA).Error())
+	assert.Equal(t, errA, errors.Unwrap(Errorf("x %w", errA)), "one %w unwraps as with fmt")
 }

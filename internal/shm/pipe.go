@@ -58,7 +58,7 @@ func pipeAt(a *Arena, off, size uint64, duplex bool) (Pipe, error) {
 	return p, nil
 }
 
-func (p Pipe) init(maxMsg uint32) {
+func (p *Pipe) init(maxMsg uint32) {
 	atomic.StoreUint32(p.a.u32(p.off+pDuplex), b2u(p.duplex))
 	for e := range 2 {
 		if p.hasQ[e] {
@@ -75,27 +75,27 @@ func b2u(b bool) uint32 {
 }
 
 // Duplex reports whether both ends can send.
-func (p Pipe) Duplex() bool { return p.duplex }
+func (p *Pipe) Duplex() bool { return p.duplex }
 
 // CanSend reports whether end e can send.
-func (p Pipe) CanSend(e int) bool { return p.hasQ[e&1] }
+func (p *Pipe) CanSend(e int) bool { return p.hasQ[e&1] }
 
 // CanRecv reports whether end e can receive.
-func (p Pipe) CanRecv(e int) bool { return p.hasQ[1-e&1] }
+func (p *Pipe) CanRecv(e int) bool { return p.hasQ[1-e&1] }
 
 // Own makes tok the owner of end e: when tok dies, Recover closes the end.
-func (p Pipe) Own(e int, tok Token) {
+func (p *Pipe) Own(e int, tok Token) {
 	atomic.StoreUint32(p.a.u32(p.off+pOwner+4*uint64(e&1)), uint32(tok))
 }
 
 // Owner returns the owner of end e.
-func (p Pipe) Owner(e int) Token {
+func (p *Pipe) Owner(e int) Token {
 	return Token(atomic.LoadUint32(p.a.u32(p.off + pOwner + 4*uint64(e&1))))
 }
 
 // Send sends msg from end e. It fails with ErrClosed when either end is
 // closed, ErrNotSupported on the receiving end of a one-way pipe.
-func (p Pipe) Send(e int, tok Token, wt Wait, msg []byte) error {
+func (p *Pipe) Send(e int, tok Token, wt Wait, msg []byte) error {
 	if !p.CanSend(e) {
 		return ErrNotSupported
 	}
@@ -106,7 +106,7 @@ func (p Pipe) Send(e int, tok Token, wt Wait, msg []byte) error {
 // Recv receives one message at end e into the buffer sink gives; see
 // Queue.Get. It fails with ErrClosed once the other end is closed and
 // everything it sent was received.
-func (p Pipe) Recv(e int, tok Token, wt Wait, sink Sink) (int, error) {
+func (p *Pipe) Recv(e int, tok Token, wt Wait, sink Sink) (int, error) {
 	if !p.CanRecv(e) {
 		return 0, ErrNotSupported
 	}
@@ -115,7 +115,7 @@ func (p Pipe) Recv(e int, tok Token, wt Wait, sink Sink) (int, error) {
 
 // Poll blocks until end e has a message to receive or will never have one
 // (ErrClosed).
-func (p Pipe) Poll(e int, wt Wait) error {
+func (p *Pipe) Poll(e int, wt Wait) error {
 	if !p.CanRecv(e) {
 		return ErrNotSupported
 	}
@@ -123,7 +123,7 @@ func (p Pipe) Poll(e int, wt Wait) error {
 }
 
 // CloseEnd closes end e; see Pipe.
-func (p Pipe) CloseEnd(e int) {
+func (p *Pipe) CloseEnd(e int) {
 	atomic.StoreUint32(p.a.u32(p.off+pClosed+4*uint64(e&1)), 1)
 	for i := range 2 {
 		if p.hasQ[i] {
@@ -133,11 +133,11 @@ func (p Pipe) CloseEnd(e int) {
 }
 
 // EndClosed reports whether end e was closed.
-func (p Pipe) EndClosed(e int) bool {
+func (p *Pipe) EndClosed(e int) bool {
 	return atomic.LoadUint32(p.a.u32(p.off+pClosed+4*uint64(e&1))) != 0
 }
 
-func (p Pipe) recoverFrom(dead Dead) {
+func (p *Pipe) recoverFrom(dead Dead) {
 	for e := range 2 {
 		if p.hasQ[e] {
 			p.q[e].recoverFrom(dead)

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"encoding/binary"
+	"errors"
 	"math/bits"
 	"sync/atomic"
 	"time"
@@ -33,10 +34,11 @@ const (
 	qMaxMsg     = 28
 	qProd       = 64  // u64, the producers' line that consumers read
 	qPutSeq     = 72  // futex word of sleeping consumers (waitSeq)
-	qGetWaiters = 76  //
+	qGetWaiters = 76  // consumers (and pollers) spinning or asleep on it
+	qPollers    = 80  // of those, WaitReadable's, which take no message
 	qCons       = 128 // u64, the consumers' line that producers read
 	qGetSeq     = 136 // futex word of sleeping producers (waitSeq)
-	qPutWaiters = 140 //
+	qPutWaiters = 140 // producers spinning or asleep on it
 	qDone       = 192 // task_done calls; futex word of Join
 	qJoinWaiter = 196
 	// qBellSleeper is 1 while a Stream's reader sleeps on its Bell.
@@ -61,10 +63,13 @@ func QueueSize(ring int) (size uint64, realRing int) {
 }
 
 // Queue is a view of a bounded multi-producer, multi-consumer queue of
-// byte messages in the arena. Two short internal locks, one for producers
-// and one for consumers, guard the ring; waits for room or messages spin,
-// then sleep on a sequence word. Each message costs 4 bytes of ring
-// besides its bytes.
+// byte messages in the arena. Its methods are safe for concurrent use by
+// any number of goroutines and processes, each with a token of its own;
+// copies of a view are views of the same queue, and the zero Queue is
+// not one (views come from Object.Queue). Two short internal locks, one
+// for producers and one for consumers, guard the ring; waits for room or
+// messages spin, then sleep on a sequence word. Each message costs 4
+// bytes of ring besides its bytes.
 type Queue struct {
 	putLock, getLock Lock
 	a                *Arena
@@ -176,18 +181,27 @@ func (q *Queue) header(pos uint32) uint32 {
 // owner that died holding it is recovered by Table.Recover; the committed
 // state is consistent whatever it was doing, so ErrOwnerDied changes
 // nothing. A lock held far longer than that belongs to a process that
-// broke the protocol (one that wrote another's token into it, say): once
-// the queue is closed and one holder has kept the lock for lockGiveUp,
-// lock returns ErrClosed, which is how the parent stops waiting on a
-// broken worker's streams.
-func (q *Queue) lock(l Lock, tok Token) error {
+// broke the protocol (one that wrote another's token into it, say): the
+// caller's wt bounds the wait for it like any other (a Wait that never
+// blocks gives up after one slice, with ErrWouldBlock), and once the
+// queue is closed and one holder has kept the lock for lockGiveUp, lock
+// returns ErrClosed, which is how the parent stops waiting on a broken
+// worker's streams.
+func (q *Queue) lock(l Lock, tok Token, wt *Wait) error {
 	var (
 		holder Token
 		since  time.Time
 	)
 	for {
-		if err := l.Acquire(tok, Wait{Timeout: lockSlice}); err != ErrTimeout {
+		slice := Wait{Ctx: wt.Ctx, Stop: wt.Stop, Timeout: lockSlice}
+		switch err := l.Acquire(tok, slice); {
+		case err == nil || errors.Is(err, ErrOwnerDied):
 			return nil
+		case err != ErrTimeout:
+			return err // wt's context or Stop
+		}
+		if _, err := wt.left(); err != nil {
+			return err
 		}
 		if !q.Closed() {
 			continue
@@ -223,13 +237,13 @@ func (q *Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
 	}
 	// A first try before reading the consumers' sequence word, as Get
 	// does: a producer with room leaves the consumers' line alone.
-	done, err := q.tryPut(tok, msgs)
+	done, err := q.tryPut(tok, &wt, msgs)
 	if err != nil || done == len(msgs) {
 		return done, err
 	}
 	for {
-		gets := q.gets()
-		n, err := q.tryPut(tok, msgs[done:])
+		gets := q.getCount()
+		n, err := q.tryPut(tok, &wt, msgs[done:])
 		done += n
 		if err != nil || done == len(msgs) {
 			return done, err
@@ -244,8 +258,8 @@ func (q *Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
 }
 
 // tryPut puts as many of msgs as fit now, under the lock.
-func (q *Queue) tryPut(tok Token, msgs [][]byte) (int, error) {
-	if err := q.lock(q.putLock, tok); err != nil {
+func (q *Queue) tryPut(tok Token, wt *Wait, msgs [][]byte) (int, error) {
+	if err := q.lock(q.putLock, tok, wt); err != nil {
 		return 0, err
 	}
 	if q.Closed() {
@@ -296,26 +310,28 @@ func (q *Queue) tryPut(tok Token, msgs [][]byte) (int, error) {
 	}
 	q.putLock.Release(tok)
 	if n > 0 {
-		q.wakeSleepers(qPutSeq, qGetWaiters, n)
+		// A poller woken takes no message: wake one more for each, so
+		// that n consumers wake whichever sleepers the kernel picks.
+		q.wakeSleepers(qPutSeq, qGetWaiters, n+int(atomic.LoadUint32(q.w32(qPollers))))
 	}
 	return n, err
 }
 
-// puts and gets return how many messages were ever put and got: what
-// blocked producers and consumers watch for (waitSeq).
-func (q *Queue) puts() uint32 { return uint32(atomic.LoadUint64(q.w64(qProd)) >> 32) }
-func (q *Queue) gets() uint32 { return uint32(atomic.LoadUint64(q.w64(qCons)) >> 32) }
+// putCount and getCount return how many messages were ever put and got:
+// what blocked producers and consumers watch for (waitSeq).
+func (q *Queue) putCount() uint32 { return uint32(atomic.LoadUint64(q.w64(qProd)) >> 32) }
+func (q *Queue) getCount() uint32 { return uint32(atomic.LoadUint64(q.w64(qCons)) >> 32) }
 
 // waitRoom waits until a get happened since gets was read or the queue is
 // closed.
 func (q *Queue) waitRoom(wt *Wait, gets uint32) error {
-	return q.waitSeq(wt, q.gets, qGetSeq, qPutWaiters, gets)
+	return q.waitSeq(wt, q.getCount, qGetSeq, qPutWaiters, gets)
 }
 
 // waitMessage waits until a put happened since puts was read or the
 // queue is closed.
 func (q *Queue) waitMessage(wt *Wait, puts uint32) error {
-	return q.waitSeq(wt, q.puts, qPutSeq, qGetWaiters, puts)
+	return q.waitSeq(wt, q.putCount, qPutSeq, qGetWaiters, puts)
 }
 
 // waitSeq spins, then sleeps, until count() moved on from seen or the
@@ -371,12 +387,12 @@ type Sink func(n int) []byte
 func (q *Queue) Get(tok Token, wt Wait, max int, sink Sink) (int, error) {
 	// A first try before reading the producers' sequence word: a consumer
 	// that is behind then leaves the producers' line alone.
-	if n, err := q.tryGet(tok, max, sink); n > 0 || err != ErrWouldBlock {
+	if n, err := q.tryGet(tok, &wt, max, sink); n > 0 || err != ErrWouldBlock {
 		return n, err
 	}
 	for {
-		puts := q.puts()
-		n, err := q.tryGet(tok, max, sink)
+		puts := q.putCount()
+		n, err := q.tryGet(tok, &wt, max, sink)
 		if n > 0 || err != ErrWouldBlock {
 			return n, err
 		}
@@ -390,8 +406,8 @@ func (q *Queue) Get(tok Token, wt Wait, max int, sink Sink) (int, error) {
 }
 
 // tryGet takes up to max messages now; ErrWouldBlock when empty.
-func (q *Queue) tryGet(tok Token, max int, sink Sink) (int, error) {
-	if err := q.lock(q.getLock, tok); err != nil {
+func (q *Queue) tryGet(tok Token, wt *Wait, max int, sink Sink) (int, error) {
+	if err := q.lock(q.getLock, tok, wt); err != nil {
 		return 0, err
 	}
 	// Consumers first trust their last look at the producers' word, kept
@@ -445,8 +461,10 @@ func (q *Queue) tryGet(tok Token, max int, sink Sink) (int, error) {
 // WaitReadable blocks until the queue holds a message or is closed, and
 // reports which: nil, or ErrClosed when closed and empty.
 func (q *Queue) WaitReadable(wt Wait) error {
+	atomic.AddUint32(q.w32(qPollers), 1)
+	defer atomic.AddUint32(q.w32(qPollers), ^uint32(0))
 	for {
-		puts := q.puts()
+		puts := q.putCount()
 		if q.Len() > 0 {
 			return nil
 		}

@@ -438,6 +438,40 @@ func TestQueue_sleepersWake(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
+// A poller asleep on a queue (WaitReadable: Pipe.Poll) takes no message,
+// so a put that wakes it must also wake the consumer asleep behind it,
+// which otherwise sleeps out its timeout beside a message.
+func TestQueue_pollerTakesNoWake(t *testing.T) {
+	d := newDir(t)
+	wait := Wait{Timeout: 10 * time.Second, SpinWhile: func() bool { return false }}
+	buf := make([]byte, 8)
+	for range 10 {
+		q := queue(t, d, Spec{Ring: 256})
+		polled, got := make(chan error, 1), make(chan time.Time, 1)
+		go func() { polled <- q.WaitReadable(wait) }()
+		waitFor(t, func() bool { return atomic.LoadUint32(q.w32(qGetWaiters)) == 1 })
+		time.Sleep(5 * time.Millisecond) // asleep first: woken first
+		go func() {
+			if _, err := q.Get(tokB, wait, 1, func(int) []byte { return buf }); err != nil {
+				t.Error(err)
+			}
+			got <- time.Now()
+		}()
+		waitFor(t, func() bool { return atomic.LoadUint32(q.w32(qGetWaiters)) == 2 })
+		time.Sleep(5 * time.Millisecond)
+		put := time.Now()
+		_, err := q.Put(tokA, wait, []byte("x"))
+		require.NoError(t, err)
+		require.Less(t, (<-got).Sub(put), 2*time.Second, "the consumer woke for the message")
+		// The poller may have found the queue readable, or empty again
+		// after the consumer: Close ends its wait either way.
+		q.Close()
+		if err := <-polled; err != nil {
+			require.ErrorIs(t, err, ErrClosed)
+		}
+	}
+}
+
 // A queue whose lock a broken process holds forever (its token written
 // into the lock word, never released) blocks that side only until the
 // queue is closed and lockGiveUp has passed: Close is how the parent
@@ -468,6 +502,45 @@ func TestQueue_lockHeldForever(t *testing.T) {
 			require.GreaterOrEqual(t, time.Since(closed), lockGiveUp, "not before the holder had lockGiveUp")
 		case <-time.After(10 * time.Second):
 			t.Fatal("still waiting on the lock after Close")
+		}
+	}
+}
+
+// A caller kept from a queue's lock by a broken process gets its own
+// Wait's error when that Wait ends, as it would waiting for room or a
+// message: a timeout, a cancelled context, a closed Stop, or
+// ErrWouldBlock for a Wait that never blocks.
+func TestQueue_lockHeldWaitEnds(t *testing.T) {
+	d := newDir(t)
+	q := queue(t, d, Spec{Ring: 1024})
+	const rogue = Token(0x7777)
+	atomic.StoreUint32(q.putLock.state, uint32(rogue))
+	atomic.StoreUint32(q.getLock.state, uint32(rogue))
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	for _, c := range []struct {
+		name string
+		wait Wait
+		end  func()
+		want error
+	}{
+		{"timeout", Wait{Timeout: 100 * time.Millisecond}, func() {}, ErrTimeout},
+		{"context", Wait{Ctx: ctx, Timeout: -1}, cancel, ErrCanceled},
+		{"stop", Wait{Stop: stop, Timeout: -1}, func() { close(stop) }, ErrStopped},
+		{"no wait", NoWait, func() {}, ErrWouldBlock},
+	} {
+		done := make(chan error, 2)
+		go func() { _, err := q.Put(tokA, c.wait, []byte("y")); done <- err }()
+		go func() { _, err := q.Get(tokB, c.wait, 1, func(n int) []byte { return make([]byte, n) }); done <- err }()
+		time.Sleep(10 * time.Millisecond)
+		c.end()
+		for range 2 {
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, c.want, c.name)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: still waiting on the lock", c.name)
+			}
 		}
 	}
 }

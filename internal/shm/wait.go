@@ -84,28 +84,11 @@ func spinWhile(cond, while func() bool, gosched bool) bool {
 // remaining time. It returns nil when the caller should re-check its
 // condition, or the error that ends the wait.
 func (wt *Wait) sleep(w *uint32, old uint32) error {
-	if wt.Timeout == 0 {
-		return ErrWouldBlock
+	left, err := wt.left()
+	if err != nil {
+		return err
 	}
-	if wt.Ctx != nil {
-		if err := wt.Ctx.Err(); err != nil {
-			return fmt.Errorf("%w: %w", ErrCanceled, err)
-		}
-	}
-	if wt.stopped() {
-		return ErrStopped
-	}
-	limit := int64(-1)
-	if wt.Timeout > 0 {
-		if wt.start.IsZero() {
-			wt.start = time.Now()
-		}
-		left := wt.Timeout - time.Since(wt.start)
-		if left <= 0 {
-			return ErrTimeout
-		}
-		limit = int64(left)
-	}
+	limit := int64(left)
 	if (wt.Stop != nil || wt.Ctx != nil && wt.Ctx.Done() != nil) && (limit < 0 || limit > int64(waitSlice)) {
 		limit = int64(waitSlice)
 	}
@@ -114,6 +97,34 @@ func (wt *Wait) sleep(w *uint32, old uint32) error {
 	}
 	futexWait(w, old, limit)
 	return nil
+}
+
+// left returns the time left to wait (negative: no limit), or the error
+// that ends the wait now: ErrWouldBlock for a Wait that never blocks,
+// ErrCanceled, ErrStopped, ErrTimeout. The clock starts at its first call.
+func (wt *Wait) left() (time.Duration, error) {
+	if wt.Timeout == 0 {
+		return 0, ErrWouldBlock
+	}
+	if wt.Ctx != nil {
+		if err := wt.Ctx.Err(); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrCanceled, err)
+		}
+	}
+	if wt.stopped() {
+		return 0, ErrStopped
+	}
+	if wt.Timeout < 0 {
+		return -1, nil
+	}
+	if wt.start.IsZero() {
+		wt.start = time.Now()
+	}
+	left := wt.Timeout - time.Since(wt.start)
+	if left <= 0 {
+		return 0, ErrTimeout
+	}
+	return left, nil
 }
 
 func (wt *Wait) stopped() bool {
