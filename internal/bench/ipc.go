@@ -156,7 +156,15 @@ func (r *runner) pingpong(ctx context.Context, bench, label string, setup func(p
 	}
 	py := r.baseline(ctx, bench, args...)
 	for i := range ps {
-		r.table.add(row{name: label + ", " + placementLabels[i], unit: micros, ours: ours[i], python: py.median(bench + "/" + names[i]), target: &target{5}})
+		// Issue #3 sets the queue's 5 µs unpinned and pinned to two CPUs;
+		// on one CPU each round trip is two context switches (DESIGN.md:
+		// ~4.8 µs between two Go processes). It sets 5 µs for the pipe
+		// and the semaphore without a placement, so all of theirs count.
+		t := &target{5}
+		if bench == "queue-pingpong" && names[i] == "1cpu" {
+			t = nil
+		}
+		r.table.add(row{name: label + ", " + placementLabels[i], unit: micros, ours: ours[i], python: py.median(bench + "/" + names[i]), target: t})
 	}
 	return nil
 }
