@@ -223,9 +223,21 @@ func (c *Conn) Send(msg []byte, timeout time.Duration) error {
 	return errorOf(pipeSend(c.h, msg, ns(timeout)))
 }
 
-// Recv receives one message, waiting up to timeout; ErrClosed once the
-// other end is closed and everything it sent was received.
+// Recv receives one message, waiting up to timeout, and returns a copy of
+// it; ErrClosed once the other end is closed and everything it sent was
+// received.
 func (c *Conn) Recv(timeout time.Duration) ([]byte, error) {
+	msg, err := c.RecvView(timeout)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), msg...), nil
+}
+
+// RecvView is Recv without the copy: the message points into c's buffer
+// and stays valid until the next Recv or RecvView on c. It allocates only
+// to grow that buffer for a larger message than any before.
+func (c *Conn) RecvView(timeout time.Duration) ([]byte, error) {
 	if c.buf == nil {
 		c.buf = make([]byte, 4096)
 	}
@@ -238,7 +250,7 @@ func (c *Conn) Recv(timeout time.Duration) ([]byte, error) {
 		if e != 0 {
 			return nil, errorOf(e)
 		}
-		return append([]byte(nil), c.buf[:n]...), nil
+		return c.buf[:n], nil
 	}
 }
 

@@ -185,12 +185,14 @@ func (r *runner) queuePingpong(ctx context.Context) error {
 		return func() *pool.Process { return p.Process("queue-pong", q1.Ref(), q2.Ref(), []byte(n)) },
 			func() *pool.Process { return p.Process("queue-pong", q2.Ref(), q1.Ref(), []byte(n)) }, nil
 	})
-	r.table.note("queue-pingpong: two queue-pong guests of modules/ipc on different workers bounce 8 bytes through two queues; " +
-		"each times itself from its first message; Python: two processes and two multiprocessing.Queue.")
+	r.table.note("queue-pingpong: two queue-pong guests of modules/ipc on different workers bounce 8 bytes through two queues " +
+		"(zero-copy GetView); each times itself from its first message; Python: two processes and two multiprocessing.Queue.")
 	return err
 }
 
 func (r *runner) pipePingpong(ctx context.Context) error {
+	r.table.note("pipe-pingpong: two pipe-pong guests of modules/ipc on different workers bounce 8 bytes over a duplex pipe " +
+		"(zero-copy RecvView); each times itself from its first message; Python: two processes and a multiprocessing.Pipe.")
 	return r.pingpong(ctx, "pipe-pingpong", "pipe ping-pong guest↔guest", func(p *pool.Pool, n string) (a, b func() *pool.Process, err error) {
 		end0, end1, err := p.NewPipe(true, 0)
 		if err != nil {

@@ -325,24 +325,26 @@ func (q *Queue) getCount() uint32 { return uint32(atomic.LoadUint64(q.w64(qCons)
 // waitRoom waits until a get happened since gets was read or the queue is
 // closed.
 func (q *Queue) waitRoom(wt *Wait, gets uint32) error {
-	return q.waitSeq(wt, q.getCount, qGetSeq, qPutWaiters, gets)
+	return q.waitSeq(wt, qCons, qGetSeq, qPutWaiters, gets)
 }
 
 // waitMessage waits until a put happened since puts was read or the
 // queue is closed.
 func (q *Queue) waitMessage(wt *Wait, puts uint32) error {
-	return q.waitSeq(wt, q.putCount, qPutSeq, qGetWaiters, puts)
+	return q.waitSeq(wt, qProd, qPutSeq, qGetWaiters, puts)
 }
 
-// waitSeq spins, then sleeps, until count() moved on from seen or the
-// queue is closed. While it sleeps, on the futex word at seq, it is
+// waitSeq spins, then sleeps, until the message count in the state word
+// at state (qProd or qCons) moved on from seen or the queue is closed. While it sleeps, on the futex word at seq, it is
 // counted in the waiters word, and the other side bumps seq and wakes it
 // (wakeSleepers) once it has committed: the sleeper counts itself and
 // then looks at count, the other side commits and then looks at the
 // waiters, so one of them sees the other. A side that finds nobody asleep
 // leaves seq alone, which spares each put and get a locked instruction.
-func (q *Queue) waitSeq(wt *Wait, count func() uint32, seq, waiters uint64, seen uint32) error {
-	moved := func() bool { return count() != seen || q.Closed() }
+func (q *Queue) waitSeq(wt *Wait, state, seq, waiters uint64, seen uint32) error {
+	// The spin calls moved thousands of times: its words are looked up once.
+	count, closed := q.w64(state), q.w32(qClosed)
+	moved := func() bool { return uint32(atomic.LoadUint64(count)>>32) != seen || atomic.LoadUint32(closed) != 0 }
 	if wt.Timeout == 0 {
 		return ErrWouldBlock // NoWait: not even a spin
 	}

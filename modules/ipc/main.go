@@ -17,8 +17,8 @@
 // Benchmark halves, each printing the nanoseconds from its first message
 // (after which the other side is surely running) to its last:
 //
-//	queue-pong(in, out, n)    n times: get from in, put to out
-//	pipe-pong(conn, n)        n times: recv, send back
+//	queue-pong(in, out, n)    n times: get from in (a view), put to out
+//	pipe-pong(conn, n)        n times: recv (a view), send back
 //	sem-pong(ping, pong, n)   n times: acquire ping, release pong
 //	queue-sink(queue, n, b)   gets n messages, b at a time (prints ns and count)
 //	queue-source(queue, n, b) puts n 64-byte messages, b at a time (prints ns and n)
@@ -264,7 +264,7 @@ func queuePong(args [][]byte) error {
 	}
 	var start time.Time
 	for i := range n {
-		msg, err := in.Get(forever)
+		msg, err := in.GetView(forever)
 		if err != nil {
 			return err
 		}
@@ -297,7 +297,7 @@ func pipePong(args [][]byte) error {
 	}
 	var start time.Time
 	for i := range n {
-		msg, err := conn.Recv(forever)
+		msg, err := conn.RecvView(forever)
 		if err != nil {
 			return err
 		}
