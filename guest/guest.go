@@ -277,7 +277,7 @@ func panicValue(r any) (s string) {
 	}
 	if t := v.Type(); t.PkgPath() != "" {
 		if t.Kind() == reflect.String {
-			text = strconv.Quote(text)
+			text = `"` + text + `"` // unescaped, as the runtime prints it
 		}
 		return t.String() + "(" + text + ")"
 	}

@@ -12,6 +12,12 @@ import (
 )
 
 func init() {
+	Task("test-panic", func(in []byte) ([]byte, error) {
+		if string(in) == "nil" {
+			panic((*ptrErr)(nil))
+		}
+		return in, nil
+	})
 	Task("test-even", func(in []byte) ([]byte, error) {
 		switch {
 		case len(in) == 1:
@@ -79,6 +85,14 @@ func TestPanicMessage(t *testing.T) {
 		require.True(t, ok, msg)
 		assert.Equal(t, c.want, head)
 		assert.Contains(t, stack, "goroutine ")
-		assert.Contains(t, stack, "panicMessage")
 	}
+
+	// Through a real call: the item fails, the call goes on.
+	out, e := dispatch(abi.CallBatch, []byte("test-panic"), abi.AppendList(nil, [][]byte{[]byte("nil"), []byte("ok")}))
+	require.Equal(t, abi.OK, e)
+	res, err := abi.ParseResults(out, 2)
+	require.NoError(t, err)
+	assert.Equal(t, abi.StatusError, res[0].Status)
+	assert.True(t, strings.HasPrefix(string(res[0].Payload), "panic: (*guest.ptrErr) whose Error method panicked\n\ngoroutine "), "%s", res[0].Payload)
+	assert.Equal(t, abi.Result{Status: abi.StatusOK, Payload: []byte("ok")}, res[1])
 }

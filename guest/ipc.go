@@ -206,7 +206,10 @@ func (q *Queue) Release() error { return errorOf(objectClose(q.h)) }
 
 // Conn is one end of a pool pipe, like Python's Connection. Closing it
 // — or the end of the instance that opened it — gives the other end EOF
-// (ErrClosed) once it has read what was sent.
+// (ErrClosed) once it has read what was sent. A Conn is used by one
+// goroutine at a time (an instance runs one call at a time): Recv and
+// RecvView share one buffer, and a blocked call blocks the whole
+// instance.
 type Conn struct {
 	h   handle
 	buf []byte

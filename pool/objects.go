@@ -287,7 +287,7 @@ func (p *Pool) NewQueue(name string, cfg QueueConfig) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return queueOf(o)
+	return queueOf(o), nil
 }
 
 // NewSimpleQueue creates an anonymous queue with the default
@@ -300,15 +300,12 @@ func (p *Pool) OpenQueue(name string) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	return queueOf(o)
+	return queueOf(o), nil
 }
 
-func queueOf(o object) (*Queue, error) {
-	v, err := o.obj.Queue() // validated when created or opened: never fails
-	if err != nil {
-		return nil, err
-	}
-	return &Queue{o, v}, nil
+func queueOf(o object) *Queue {
+	v, _ := o.obj.Queue() // validated when created or opened: never fails
+	return &Queue{o, v}
 }
 
 // view returns the queue in the arena; the caller is inside the gate.
@@ -485,10 +482,7 @@ func (p *Pool) NewPipe(duplex bool, maxBytes int) (*Conn, *Conn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pv, err := o.obj.Pipe() // just created: never fails
-	if err != nil {
-		return nil, nil, err
-	}
+	pv, _ := o.obj.Pipe() // just created: never fails
 	pv.Own(0, o.tok)
 	o1 := o
 	o1.tok = p.newLocal()

@@ -26,7 +26,10 @@ func PipeSize(ring int, duplex bool) uint64 {
 // sender) to end 0 (the receiver), as Python's Pipe(duplex=False) returns
 // (receiver, sender). Closing an end — or the death of the guest instance
 // or process that owns it — lets the other end read what was sent and
-// then get ErrClosed, and makes its sends fail with ErrClosed.
+// then get ErrClosed, and makes its sends fail with ErrClosed. Its
+// methods are safe for concurrent use by any goroutines and processes;
+// copies of a view are views of the same pipe, and the zero Pipe is not
+// one (views come from Object.Pipe).
 type Pipe struct {
 	a      *Arena
 	off    uint64

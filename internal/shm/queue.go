@@ -183,21 +183,35 @@ func (q *Queue) header(pos uint32) uint32 {
 // nothing. A lock held far longer than that belongs to a process that
 // broke the protocol (one that wrote another's token into it, say): the
 // caller's wt bounds the wait for it like any other (a Wait that never
-// blocks gives up after one slice, with ErrWouldBlock), and once the
-// queue is closed and one holder has kept the lock for lockGiveUp, lock
-// returns ErrClosed, which is how the parent stops waiting on a broken
-// worker's streams.
+// blocks only spins), and once the queue is closed and one holder has
+// kept the lock for lockGiveUp, lock returns ErrClosed, which is how the
+// parent stops waiting on a broken worker's streams.
 func (q *Queue) lock(l Lock, tok Token, wt *Wait) error {
+	if atomic.CompareAndSwapUint32(l.state, 0, uint32(tok)) {
+		l.acquired() // ErrOwnerDied changes nothing, as above
+		return nil
+	}
 	var (
 		holder Token
 		since  time.Time
 	)
 	for {
+		// Slices of lockSlice at most, within what is left of wt, so that
+		// Close is noticed and wt's timeout is kept to.
 		slice := Wait{Ctx: wt.Ctx, Stop: wt.Stop, Timeout: lockSlice}
+		if wt.Timeout >= 0 {
+			left, err := wt.left()
+			if err == ErrWouldBlock {
+				left = 0 // NoWait: spin, then give up
+			} else if err != nil {
+				return err
+			}
+			slice.Timeout = min(left, lockSlice)
+		}
 		switch err := l.Acquire(tok, slice); {
 		case err == nil || errors.Is(err, ErrOwnerDied):
 			return nil
-		case err != ErrTimeout:
+		case err != ErrTimeout && err != ErrWouldBlock:
 			return err // wt's context or Stop
 		}
 		if _, err := wt.left(); err != nil {
@@ -222,12 +236,13 @@ const (
 	lockGiveUp = time.Second
 )
 
-// Put appends msgs in order, blocking while the queue is full. It returns
+// Put appends msgs in order, blocking while the queue is full. wt bounds
+// the whole call, the wait for the producers' lock included. It returns
 // how many were put: all of them, or fewer with the error that stopped it
-// (ErrWouldBlock, ErrTimeout, ErrCanceled, ErrClosed, ErrTooLarge for a
-// message longer than the maximum, ErrCorrupt). ErrClosed also ends a
-// Put kept from the queue's lock, after Close, by a broken process that
-// holds it (see lock).
+// (wt's: ErrWouldBlock, ErrTimeout, ErrCanceled, ErrStopped; ErrClosed,
+// ErrTooLarge for a message longer than the maximum, ErrCorrupt).
+// ErrClosed also ends a Put kept from the queue's lock, after Close, by a
+// broken process that holds it (see lock).
 func (q *Queue) Put(tok Token, wt Wait, msgs ...[]byte) (int, error) {
 	max := q.maxMsg()
 	for _, m := range msgs {
@@ -381,7 +396,8 @@ func (q *Queue) wakeSleepers(seq, waiters uint64, n int) {
 type Sink func(n int) []byte
 
 // Get removes up to max messages (at least one), blocking while the queue
-// is empty, and copies each into the buffer sink gives. It returns how
+// is empty, and copies each into the buffer sink gives. wt bounds the
+// whole call, the wait for the consumers' lock included. It returns how
 // many it removed, and an error when none: the Wait's error, ErrClosed
 // once the queue is closed and empty (or, after Close, kept from the
 // queue's lock by a broken process that holds it: see lock), ErrTooLarge
@@ -461,7 +477,9 @@ func (q *Queue) tryGet(tok Token, wt *Wait, max int, sink Sink) (int, error) {
 }
 
 // WaitReadable blocks until the queue holds a message or is closed, and
-// reports which: nil, or ErrClosed when closed and empty.
+// reports which: nil, or ErrClosed when closed and empty; or wt's error
+// when it ends first. A message it saw may be taken by a consumer before
+// the caller comes to get it.
 func (q *Queue) WaitReadable(wt Wait) error {
 	atomic.AddUint32(q.w32(qPollers), 1)
 	defer atomic.AddUint32(q.w32(qPollers), ^uint32(0))

@@ -518,26 +518,45 @@ func TestQueue_lockHeldWaitEnds(t *testing.T) {
 	atomic.StoreUint32(q.getLock.state, uint32(rogue))
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
+	const timeout, slack = 100 * time.Millisecond, 40 * time.Millisecond
 	for _, c := range []struct {
 		name string
 		wait Wait
 		end  func()
 		want error
+		// the call ends this long after it starts, or after end
+		least, most time.Duration
+		afterEnd    bool
 	}{
-		{"timeout", Wait{Timeout: 100 * time.Millisecond}, func() {}, ErrTimeout},
-		{"context", Wait{Ctx: ctx, Timeout: -1}, cancel, ErrCanceled},
-		{"stop", Wait{Stop: stop, Timeout: -1}, func() { close(stop) }, ErrStopped},
-		{"no wait", NoWait, func() {}, ErrWouldBlock},
+		{"timeout", Wait{Timeout: timeout}, func() {}, ErrTimeout, timeout, timeout + slack, false},
+		{"context", Wait{Ctx: ctx, Timeout: -1}, cancel, ErrCanceled, 0, slack, true},
+		{"stop", Wait{Stop: stop, Timeout: -1}, func() { close(stop) }, ErrStopped, 0, slack, true},
+		{"no wait", NoWait, func() {}, ErrWouldBlock, 0, slack, false},
 	} {
-		done := make(chan error, 2)
-		go func() { _, err := q.Put(tokA, c.wait, []byte("y")); done <- err }()
-		go func() { _, err := q.Get(tokB, c.wait, 1, func(n int) []byte { return make([]byte, n) }); done <- err }()
+		type result struct {
+			err error
+			at  time.Time
+		}
+		done := make(chan result, 2)
+		start := time.Now()
+		go func() { _, err := q.Put(tokA, c.wait, []byte("y")); done <- result{err, time.Now()} }()
+		go func() {
+			_, err := q.Get(tokB, c.wait, 1, func(n int) []byte { return make([]byte, n) })
+			done <- result{err, time.Now()}
+		}()
 		time.Sleep(10 * time.Millisecond)
+		ended := time.Now()
 		c.end()
+		if !c.afterEnd {
+			ended = start
+		}
 		for range 2 {
 			select {
-			case err := <-done:
-				require.ErrorIs(t, err, c.want, c.name)
+			case r := <-done:
+				require.ErrorIs(t, r.err, c.want, c.name)
+				took := r.at.Sub(ended)
+				require.GreaterOrEqual(t, took, c.least, c.name)
+				require.Less(t, took, c.most, c.name)
 			case <-time.After(5 * time.Second):
 				t.Fatalf("%s: still waiting on the lock", c.name)
 			}
