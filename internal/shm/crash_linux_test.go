@@ -10,16 +10,19 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/wasmpool/wasmpool/abi"
+	"github.com/wasmpool/wasmpool/internal/leakcheck"
 )
 
-// The helper process of the crash tests: it maps the arena inherited as fd
-// 3 and runs one action on the object SHM_HELPER_HANDLE as participant 9,
-// until it is killed.
+// TestMain runs the tests with a leak check after them (goroutines,
+// descriptors, helper processes), or, in the helper process of the crash
+// tests, maps the arena inherited as fd 3 and runs one action on the
+// object SHM_HELPER_HANDLE as participant 9, until it is killed.
 func TestMain(m *testing.M) {
 	if action := os.Getenv("SHM_HELPER"); action != "" {
 		os.Exit(helper(action))
 	}
-	os.Exit(m.Run())
+	var unused string // leakcheck's compilation cache: no pools here
+	os.Exit(leakcheck.Main(m, &unused))
 }
 
 const helperPart = 9
