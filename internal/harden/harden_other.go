@@ -5,7 +5,7 @@ package harden
 import "errors"
 
 // Apply returns ErrNotSupported here.
-func Apply(keep ...int) error { return ErrNotSupported }
+func Apply() error { return ErrNotSupported }
 
 // Leaky returns ErrNotSupported here.
 func Leaky() ([]int, error) { return nil, ErrNotSupported }
