@@ -229,12 +229,12 @@ func (q *Queue) lock(l Lock, tok Token, wt *Wait) error {
 	}
 }
 
-// lockSlice is how often lock looks whether the queue was closed, and
-// lockGiveUp how long one holder may then keep the lock.
-const (
-	lockSlice  = 50 * time.Millisecond
-	lockGiveUp = time.Second
-)
+// lockSlice is how often lock looks whether the queue was closed (a
+// variable for tests), and lockGiveUp how long one holder may then keep
+// the lock.
+var lockSlice = 50 * time.Millisecond
+
+const lockGiveUp = time.Second
 
 // Put appends msgs in order, blocking while the queue is full. wt bounds
 // the whole call, the wait for the producers' lock included. It returns
