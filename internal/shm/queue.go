@@ -187,6 +187,8 @@ func (q *Queue) header(pos uint32) uint32 {
 // kept the lock for lockGiveUp, lock returns ErrClosed, which is how the
 // parent stops waiting on a broken worker's streams.
 func (q *Queue) lock(l Lock, tok Token, wt *Wait) error {
+	// Acquire tries this first too; trying it here keeps wt's clock
+	// (time.Now) off the path of a free lock.
 	if atomic.CompareAndSwapUint32(l.state, 0, uint32(tok)) {
 		l.acquired() // ErrOwnerDied changes nothing, as above
 		return nil
@@ -350,12 +352,13 @@ func (q *Queue) waitMessage(wt *Wait, puts uint32) error {
 }
 
 // waitSeq spins, then sleeps, until the message count in the state word
-// at state (qProd or qCons) moved on from seen or the queue is closed. While it sleeps, on the futex word at seq, it is
-// counted in the waiters word, and the other side bumps seq and wakes it
-// (wakeSleepers) once it has committed: the sleeper counts itself and
-// then looks at count, the other side commits and then looks at the
-// waiters, so one of them sees the other. A side that finds nobody asleep
-// leaves seq alone, which spares each put and get a locked instruction.
+// at state (qProd or qCons) moved on from seen or the queue is closed.
+// While it sleeps, on the futex word at seq, it is counted in the waiters
+// word, and the other side bumps seq and wakes it (wakeSleepers) once it
+// has committed: the sleeper counts itself and then looks at the count,
+// the other side commits and then looks at the waiters, so one of them
+// sees the other. A side that finds nobody asleep leaves seq alone, which
+// spares each put and get a locked instruction.
 func (q *Queue) waitSeq(wt *Wait, state, seq, waiters uint64, seen uint32) error {
 	// The spin calls moved thousands of times: its words are looked up once.
 	count, closed := q.w64(state), q.w32(qClosed)

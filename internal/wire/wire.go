@@ -243,10 +243,7 @@ type Item struct {
 
 // AppendItem appends it as a frame.
 func AppendItem(dst []byte, it *Item) []byte {
-	payload, status := it.Output, byte(0)
-	if it.Err != nil {
-		payload, status = marshalError(it.Err), 1
-	}
+	status, payload := outcome(it.Output, it.Err)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+8+4+1+len(payload)))
 	dst = append(dst, byte(TypeItem))
 	dst = binary.LittleEndian.AppendUint64(dst, it.ID)
@@ -261,35 +258,45 @@ func ParseItem(body []byte) (Item, error) {
 		return Item{}, fmt.Errorf("%w: item body of %d bytes", ErrFrame, len(body))
 	}
 	it := Item{ID: binary.LittleEndian.Uint64(body), Index: binary.LittleEndian.Uint32(body[8:])}
-	switch body[12] {
-	case 0:
-		it.Output = body[13:]
-	case 1:
-		it.Err = new(Error)
-		if err := cbor.Unmarshal(body[13:], it.Err); err != nil {
-			return Item{}, fmt.Errorf("%w: item error: %v", ErrFrame, err)
-		}
-	default:
-		return Item{}, fmt.Errorf("%w: item status %d", ErrFrame, body[12])
+	var err error
+	if it.Output, it.Err, err = parseOutcome("item", body[12], body[13:]); err != nil {
+		return Item{}, err
 	}
 	return it, nil
 }
 
-// marshalError encodes e, or an error saying why it cannot.
-func marshalError(e *Error) []byte {
-	b, err := cbor.Marshal(e)
-	if err != nil {
-		b, _ = cbor.Marshal(&Error{Message: "encoding error: " + err.Error()})
+// outcome returns the status byte and payload of a Result or an Item:
+// 0 and the output, or 1 and err encoded (or an error saying why it
+// cannot be).
+func outcome(output []byte, err *Error) (byte, []byte) {
+	if err == nil {
+		return 0, output
 	}
-	return b
+	b, merr := cbor.Marshal(err)
+	if merr != nil {
+		b, _ = cbor.Marshal(&Error{Message: "encoding error: " + merr.Error()})
+	}
+	return 1, b
+}
+
+// parseOutcome decodes what outcome encoded; the output aliases payload.
+func parseOutcome(what string, status byte, payload []byte) ([]byte, *Error, error) {
+	switch status {
+	case 0:
+		return payload, nil, nil
+	case 1:
+		e := new(Error)
+		if err := cbor.Unmarshal(payload, e); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s error: %v", ErrFrame, what, err)
+		}
+		return nil, e, nil
+	}
+	return nil, nil, fmt.Errorf("%w: %s status %d", ErrFrame, what, status)
 }
 
 // AppendResult appends r as a frame.
 func AppendResult(dst []byte, r *Result) []byte {
-	payload, status := r.Output, byte(0)
-	if r.Err != nil {
-		payload, status = marshalError(r.Err), 1
-	}
+	status, payload := outcome(r.Output, r.Err)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(1+8+1+len(payload)))
 	dst = append(dst, byte(TypeResult))
 	dst = binary.LittleEndian.AppendUint64(dst, r.ID)
@@ -303,16 +310,9 @@ func ParseResult(body []byte) (Result, error) {
 		return Result{}, fmt.Errorf("%w: result body of %d bytes", ErrFrame, len(body))
 	}
 	r := Result{ID: binary.LittleEndian.Uint64(body)}
-	switch body[8] {
-	case 0:
-		r.Output = body[9:]
-	case 1:
-		r.Err = new(Error)
-		if err := cbor.Unmarshal(body[9:], r.Err); err != nil {
-			return Result{}, fmt.Errorf("%w: result error: %v", ErrFrame, err)
-		}
-	default:
-		return Result{}, fmt.Errorf("%w: result status %d", ErrFrame, body[8])
+	var err error
+	if r.Output, r.Err, err = parseOutcome("result", body[8], body[9:]); err != nil {
+		return Result{}, err
 	}
 	return r, nil
 }
